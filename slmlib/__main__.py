@@ -1,0 +1,72 @@
+"""Command line: ``python -m slmlib run --profile default [--only 01,02] [-p key=value ...]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from slmlib import paths
+from slmlib.config import PROFILES, ConfigError
+
+
+def _parse_overrides(pairs: list[str]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override {pair!r} must look like key=value, e.g. -p seed=1")
+        key, value = pair.split("=", 1)
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="slmlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute the notebooks in order with papermill")
+    run.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
+    run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 01,02")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field, e.g. -p world.n_real_speakers=8")
+
+    prep = sub.add_parser("prepare", help="inject parameters into copies of the notebooks (nbval)")
+    prep.add_argument("--profile", default="smoke")
+    prep.add_argument("--dest", type=Path, required=True)
+    prep.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+
+    show = sub.add_parser("config", help="print a profile's resolved config")
+    show.add_argument("--profile", default="default")
+    show.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+
+    args = parser.parse_args(argv)
+    from slmlib import runner
+    from slmlib.config import canonical_json, load_config
+
+    try:
+        overrides = _parse_overrides(args.param)
+        if args.command == "config":
+            import json
+            print(json.dumps(json.loads(canonical_json(load_config(args.profile, overrides))), indent=1))
+        elif args.command == "prepare":
+            for path in runner.prepare_notebooks(args.profile, args.dest, overrides):
+                print(path)
+        else:
+            only = args.only.split(",") if args.only else None
+            results = runner.run_notebooks(args.profile, overrides, only)
+            for r in results:
+                print(f"{r.notebook:<28} {r.seconds:8.1f} s  {r.output}")
+            if not results:
+                print("no notebooks to run")
+            print(f"outputs: {paths.profile_dir(args.profile)}")
+            print(f"report:  {runner.report_location(args.profile)}")
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except runner.NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""What every notebook does first: resolve the config, seed everything, find its folders."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from slmlib import paths
+from slmlib.cache import StageCache
+from slmlib.config import Config, load_config
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    cfg: Config
+    cache: StageCache
+    out: Path          # outputs/<profile>/<notebook>/
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch RNGs (torch only if it is already imported or importable)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def start(profile: str, overrides: Mapping[str, Any] | None, notebook: str) -> NotebookRun:
+    """Call once at the top of a notebook, right after its ``parameters`` cell."""
+    cfg = load_config(profile, overrides)
+    seed_everything(cfg.seed)
+    cache = StageCache(paths.cache_dir())
+    cache.clean_temporaries()
+    return NotebookRun(cfg, cache, paths.results_dir(cfg.profile, notebook))

@@ -1,0 +1,116 @@
+"""Run the numbered notebooks in order with papermill, stopping at the first failure."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from slmlib import paths
+from slmlib.config import load_config
+
+KERNEL = "python3"   # registered into the venv with `ipykernel install --sys-prefix`
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    notebook: str
+    output: Path
+    seconds: float
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; names the notebook, the failing cell and the executed copy."""
+
+    def __init__(self, notebook: str, cell: int | None, error: str, output: Path):
+        self.notebook, self.cell, self.error, self.output = notebook, cell, error, output
+        where = f"cell {cell}" if cell is not None else "start-up"
+        super().__init__(f"notebook {notebook} failed at {where}: {error}\n"
+                         f"  executed copy with the traceback: {output}")
+
+
+def discover(notebooks_dir: Path | None = None, only: Iterable[str] | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) in reading order, optionally filtered by
+    number prefix (``only=["01", "02"]``) or full stem."""
+    folder = notebooks_dir or paths.notebooks_dir()
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if only is None:
+        return found
+    wanted = [w.strip() for w in only if w.strip()]
+    chosen = [p for p in found if any(p.stem == w or p.stem.split("_")[0] == w for w in wanted)]
+    missing = [w for w in wanted if not any(p.stem == w or p.stem.split("_")[0] == w for p in found)]
+    if missing:
+        raise ValueError(f"no notebook matches {missing}; available: {[p.stem for p in found]}")
+    return chosen
+
+
+def notebook_parameters(profile: str, overrides: Mapping[str, Any] | None) -> dict:
+    """The papermill parameters every notebook takes; validated before anything runs."""
+    load_config(profile, overrides)   # raises ConfigError listing valid names
+    return {"profile": profile, "overrides": dict(overrides or {})}
+
+
+def run_notebooks(
+    profile: str,
+    overrides: Mapping[str, Any] | None = None,
+    only: Iterable[str] | None = None,
+    notebooks_dir: Path | None = None,
+    progress: bool = True,
+) -> list[NotebookResult]:
+    """Execute notebooks into ``outputs/<profile>/notebooks/``; raise NotebookFailed on error."""
+    import papermill
+    from tqdm.auto import tqdm
+
+    parameters = notebook_parameters(profile, overrides)
+    notebooks = discover(notebooks_dir, only)
+    out_dir = paths.profile_dir(profile) / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[NotebookResult] = []
+    bar = tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb", disable=not progress)
+    for nb in bar:
+        bar.set_postfix_str(nb.stem)
+        output = out_dir / nb.name
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(nb), str(output), parameters=parameters, kernel_name=KERNEL,
+                cwd=str(nb.parent), progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as err:
+            raise NotebookFailed(nb.stem, err.cell_index, f"{err.ename}: {err.evalue}", output) from None
+        results.append(NotebookResult(nb.stem, output, time.perf_counter() - start))
+        _write_log(out_dir.parent, results)
+    return results
+
+
+def prepare_notebooks(
+    profile: str,
+    dest: Path,
+    overrides: Mapping[str, Any] | None = None,
+    notebooks_dir: Path | None = None,
+) -> list[Path]:
+    """Copy the notebooks with the parameters injected but not executed (for nbval)."""
+    import papermill
+
+    parameters = notebook_parameters(profile, overrides)
+    dest.mkdir(parents=True, exist_ok=True)
+    prepared = []
+    for nb in discover(notebooks_dir):
+        out = dest / nb.name
+        papermill.execute_notebook(str(nb), str(out), parameters=parameters,
+                                   kernel_name=KERNEL, prepare_only=True, progress_bar=False)
+        prepared.append(out)
+    return prepared
+
+
+def _write_log(profile_dir: Path, results: list[NotebookResult]) -> None:
+    log = [{"notebook": r.notebook, "output": str(r.output), "seconds": round(r.seconds, 1)}
+           for r in results]
+    (profile_dir / "run_log.json").write_text(json.dumps(log, indent=1))
+
+
+def report_location(profile: str) -> Path:
+    """The report of a run: notebook 06's HTML when it exists, else the run log."""
+    report = paths.profile_dir(profile) / "report" / "report.html"
+    return report if report.exists() else paths.profile_dir(profile) / "run_log.json"

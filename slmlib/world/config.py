@@ -1,0 +1,50 @@
+"""The speech world's parameters (one frozen section of :class:`slmlib.config.Config`)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+EMOTIONS = ("neutral", "happy", "sad", "angry", "calm", "surprised")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Sizes and styles of the embedded speech world.
+
+    Sizing (default): P1 keeps real speech fixed and adds synthetic speech up to 5x as much
+    (alpha = 100 % is 1,500 h synthetic vs 300 h real), so each real language gets
+    ``n_real_speakers * utts_per_real_speaker`` real training utterances and its synthetic
+    systems together render 5x that many. Lao has synthetic speech only (P1's setting).
+    """
+
+    languages: tuple[str, ...] = ("th", "lo", "en")
+    real_languages: tuple[str, ...] = ("th", "en")     # Lao: no real speech, as in P1
+    n_real_speakers: int = 16          # training speakers per real language
+    n_heldout_speakers: int = 4        # real speakers seen only in the test split
+    n_synthetic_systems: int = 3       # per language (think MMS-TTS, Seamless, Typhoon)
+    utts_per_real_speaker: int = 100   # training utterances per real speaker
+    synthetic_to_real: float = 5.0     # synthetic training utterances / real ones
+    utts_synthetic_only: int = 3000    # synthetic training utterances of a language with no real speech
+    utts_per_heldout_speaker: int = 40
+    n_dev_texts: int = 100             # per language, rendered by training speakers/systems
+    n_test_texts: int = 200            # per language, rendered by held-out speakers and systems
+    n_judge_texts: int = 300           # per language, for training the judges (disjoint texts)
+    min_words: int = 4
+    max_words: int = 12
+    emotions: tuple[str, ...] = EMOTIONS
+    real_rate_wpm: tuple[int, int] = (150, 170)   # espeak -s; about 2.8 words/s in English
+    synthetic_rate_wpm: tuple[int, int] = (160, 170)
+    fault_scale: float = 1.0           # multiplies every synthetic system's fault rates
+    sample_rate: int = 16000
+
+    @classmethod
+    def smoke(cls) -> "WorldConfig":
+        return cls(n_real_speakers=4, n_heldout_speakers=2, utts_per_real_speaker=6,
+                   synthetic_to_real=2.0, utts_synthetic_only=24, utts_per_heldout_speaker=4,
+                   n_dev_texts=6, n_test_texts=8, n_judge_texts=8)
+
+    @classmethod
+    def full(cls) -> "WorldConfig":
+        return dataclasses.replace(cls(), n_real_speakers=24, n_heldout_speakers=6,
+                                   utts_per_real_speaker=200, utts_synthetic_only=8000,
+                                   n_test_texts=400, n_judge_texts=600)

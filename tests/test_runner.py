@@ -1,0 +1,67 @@
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from slmlib import runner
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "default"\noverrides = {}')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# toy"), params,
+                nbformat.v4.new_code_cell("from slmlib.config import load_config\n"
+                                          "cfg = load_config(profile, overrides)"),
+                nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLMLIB_OUTPUTS", str(tmp_path / "outputs"))
+    return tmp_path / "outputs"
+
+
+def test_discover_orders_and_filters(tmp_path):
+    for name in ("01_b", "00_a", "02_c"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "scratch.ipynb").write_text("{}")
+    assert [p.stem for p in runner.discover(tmp_path)] == ["00_a", "01_b", "02_c"]
+    assert [p.stem for p in runner.discover(tmp_path, ["02", "00"])] == ["00_a", "02_c"]
+    with pytest.raises(ValueError, match="available"):
+        runner.discover(tmp_path, ["07"])
+
+
+def test_notebooks_run_in_order_with_profile_and_overrides(tmp_path, outputs):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "00_first.ipynb", "assert cfg.profile == 'smoke' and cfg.seed == 5")
+    _notebook(nbs / "01_second.ipynb", "print(cfg.world.n_real_speakers)")
+    results = runner.run_notebooks("smoke", {"seed": "5"}, notebooks_dir=nbs, progress=False)
+    assert [r.notebook for r in results] == ["00_first", "01_second"]
+    executed = nbformat.read(results[1].output, as_version=4)
+    assert "4" in executed.cells[-1].outputs[0]["text"]
+    assert (outputs / "smoke" / "run_log.json").exists()
+
+
+def test_first_failure_stops_the_run_and_names_notebook_and_cell(tmp_path, outputs):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "00_ok.ipynb", "x = 1")
+    _notebook(nbs / "01_bad.ipynb", "raise ValueError('broken on purpose')")
+    _notebook(nbs / "02_never.ipynb", "x = 2")
+    with pytest.raises(runner.NotebookFailed) as err:
+        runner.run_notebooks("smoke", notebooks_dir=nbs, progress=False)
+    assert err.value.notebook == "01_bad"
+    assert "broken on purpose" in str(err.value) and "cell" in str(err.value)
+    assert not (outputs / "smoke" / "notebooks" / "02_never.ipynb").exists()
+
+
+def test_cli_rejects_an_unknown_profile_with_the_list():
+    proc = subprocess.run([sys.executable, "-m", "slmlib", "run", "--profile", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "smoke, default, full, gpu" in proc.stderr
