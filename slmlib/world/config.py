@@ -14,7 +14,9 @@ class WorldConfig:
     Sizing (default): P1 keeps real speech fixed and adds synthetic speech up to 5x as much
     (alpha = 100 % is 1,500 h synthetic vs 300 h real), so each real language gets
     ``n_real_speakers * utts_per_real_speaker`` real training utterances and its synthetic
-    systems together render 5x that many. Lao has synthetic speech only (P1's setting).
+    systems together render 5x that many. Lao has synthetic training speech only (P1's
+    setting); its test split, like every language's, is spoken by held-out real speakers
+    (P1 tests Lao on real Common Voice Lao).
     """
 
     languages: tuple[str, ...] = ("th", "lo", "en")
@@ -29,17 +31,18 @@ class WorldConfig:
     n_dev_texts: int = 100             # per language, rendered by training speakers/systems
     n_test_texts: int = 200            # per language, rendered by held-out speakers and systems
     n_judge_texts: int = 300           # per language, for training the judges (disjoint texts)
+    vocab_per_class: int = 400        # most frequent N, V and ADJ words per language
     min_words: int = 4
     max_words: int = 12
     emotions: tuple[str, ...] = EMOTIONS
-    real_rate_wpm: tuple[int, int] = (150, 170)   # espeak -s; about 2.8 words/s in English
+    real_rate_wpm: tuple[int, int] = (160, 180)   # espeak -s; with emotions and pauses ~2.6 words/s
     synthetic_rate_wpm: tuple[int, int] = (160, 170)
     fault_scale: float = 1.0           # multiplies every synthetic system's fault rates
     sample_rate: int = 16000
 
     @classmethod
     def smoke(cls) -> "WorldConfig":
-        return cls(n_real_speakers=4, n_heldout_speakers=2, utts_per_real_speaker=6,
+        return cls(vocab_per_class=60, n_real_speakers=4, n_heldout_speakers=2, utts_per_real_speaker=6,
                    synthetic_to_real=2.0, utts_synthetic_only=24, utts_per_heldout_speaker=4,
                    n_dev_texts=6, n_test_texts=8, n_judge_texts=8)
 

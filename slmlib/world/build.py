@@ -1,0 +1,234 @@
+"""Build the speech world: texts per split, voices, utterance specs, rendering in cached shards.
+
+Stages (each cached by :class:`slmlib.cache.StageCache`):
+
+1. ``world.lexicon`` per language: open-class words, every generator word phonemised and
+   checked against what espeak-ng says.
+2. ``world.texts`` per language: unique template sentences, partitioned into disjoint text
+   pools (real train, synthetic train, dev, test, judge).
+3. ``world.render`` per shard of utterances: FLAC files plus one manifest row each.
+
+Splits: ``train`` (training speakers and systems), ``dev`` (same voices, new texts),
+``test`` (held-out real speakers and clean synthetic renderings of new texts) and ``judge``
+(training voices on texts of their own, for training the ASR/emotion judges).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slmlib.cache import StageCache
+from slmlib.text.lexicon import open_class_words
+from slmlib.text.sentences import CLOSED_CLASSES, SentenceGenerator
+from slmlib.world.config import WorldConfig
+from slmlib.world.lexicon_check import WordCheck, check_words
+from slmlib.world.render import FAULTS, UtteranceSpec, render, write_flac
+from slmlib.world.voices import Voice, real_speakers, synthetic_systems
+
+SHARD_SIZE = 96
+TEXT_POOLS = ("real_train", "syn_train", "dev", "test", "judge")
+
+
+@dataclass
+class World:
+    manifest: pd.DataFrame          # one row per utterance (see slmlib.data.manifest)
+    lexicon: pd.DataFrame           # one row per checked word
+    voices: pd.DataFrame            # one row per speaker / system
+    render_seconds: float           # wall time spent rendering in this call (0 if cached)
+
+
+# --- 1. lexicon ---------------------------------------------------------------------------
+def _chunks(items: list, n: int) -> list[list]:
+    return [items[i::n] for i in range(n)] if items else []
+
+
+def build_lexicon(lang: str, cfg: WorldConfig, cache: StageCache, workers: int
+                  ) -> tuple[pd.DataFrame, str]:
+    """The checked lexicon of one language and its cache key."""
+    params = {"lang": lang, "vocab_per_class": cfg.vocab_per_class,
+              "closed": CLOSED_CLASSES[lang]}
+
+    def compute(folder: Path) -> pd.DataFrame:
+        open_class = open_class_words(lang, cfg.vocab_per_class)
+        pos_of = {w: pos for pos, ws in CLOSED_CLASSES[lang].items() for w in ws}
+        pos_of.update({w: pos for pos, ws in open_class.items() for w in ws})
+        weight = {w: f for ws in open_class.values() for w, f in ws.items()}
+        words = sorted(pos_of)
+        checks: list[WordCheck] = []
+        with _pool(workers) as pool:
+            for part in pool.map(check_words, _chunks(words, workers), [lang] * workers):
+                checks += part
+        df = pd.DataFrame([dataclasses.asdict(c) for c in checks])
+        df["pos"] = df["word"].map(pos_of)
+        df["weight"] = df["word"].map(weight).fillna(0.0)
+        df["closed_class"] = df["pos"].isin(list(CLOSED_CLASSES[lang]))
+        return df.sort_values("word").reset_index(drop=True)
+
+    step = cache.run("world.lexicon", params, compute)
+    lexicon = step.value
+    broken = lexicon[lexicon.closed_class & lexicon.error.notna()]
+    if len(broken):
+        raise RuntimeError(f"{lang}: closed-class words cannot be rendered: "
+                           f"{broken[['word', 'error']].to_dict('records')}")
+    return lexicon, step.key
+
+
+# --- 2. texts -----------------------------------------------------------------------------
+def pool_sizes(lang: str, cfg: WorldConfig) -> dict[str, int]:
+    real = lang in cfg.real_languages
+    n_real = cfg.n_real_speakers * cfg.utts_per_real_speaker if real else 0
+    n_syn = round(cfg.synthetic_to_real * n_real) if real else cfg.utts_synthetic_only
+    return {"real_train": n_real, "syn_train": n_syn, "dev": cfg.n_dev_texts,
+            "test": cfg.n_test_texts, "judge": cfg.n_judge_texts}
+
+
+def build_texts(lang: str, cfg: WorldConfig, seed: int, lexicon: pd.DataFrame,
+                cache: StageCache, lexicon_key: str) -> dict[str, list[tuple[str, ...]]]:
+    sizes = pool_sizes(lang, cfg)
+    params = {"lang": lang, "seed": seed, "sizes": sizes, "min_words": cfg.min_words,
+              "max_words": cfg.max_words}
+
+    def compute(folder: Path) -> dict:
+        ok = lexicon[lexicon.error.isna() & ~lexicon.closed_class]
+        open_class = {pos: dict(zip(g.word, g.weight)) for pos, g in ok.groupby("pos")}
+        gen = SentenceGenerator(lang, open_class)
+        rng = np.random.default_rng([seed, 101, sum(map(ord, lang))])
+        sentences = gen.unique_sentences(sum(sizes.values()), rng, cfg.min_words, cfg.max_words)
+        out, start = {}, 0
+        for pool_name in TEXT_POOLS:
+            out[pool_name] = [s.words for s in sentences[start:start + sizes[pool_name]]]
+            start += sizes[pool_name]
+        return out
+
+    return cache.run("world.texts", params, compute, inputs=[lexicon_key]).value
+
+
+# --- 3. utterance specs -------------------------------------------------------------------
+def world_voices(lang: str, cfg: WorldConfig, seed: int) -> dict[str, list[Voice]]:
+    real = lang in cfg.real_languages
+    return {
+        "train": real_speakers(lang, cfg.n_real_speakers, cfg.real_rate_wpm, seed) if real else [],
+        "heldout": real_speakers(lang, cfg.n_heldout_speakers, cfg.real_rate_wpm, seed, prefix="H"),
+        "systems": synthetic_systems(lang, cfg.n_synthetic_systems, cfg.synthetic_rate_wpm,
+                                     cfg.fault_scale, seed),
+    }
+
+
+def _utt_seed(seed: int, utt_id: str) -> int:
+    return int(hashlib.sha256(f"{seed}:{utt_id}".encode()).hexdigest()[:12], 16)
+
+
+def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: dict[str, str]
+               ) -> list[UtteranceSpec]:
+    """Every utterance of a language: who says which text, with which emotion and faults."""
+    voices = world_voices(lang, cfg, seed)
+    specs: list[UtteranceSpec] = []
+
+    def add(split: str, words: tuple[str, ...], voice: Voice, k: int, faulty: bool) -> None:
+        utt_id = f"{split}-{voice.name}-{k:05d}"
+        useed = _utt_seed(seed, utt_id)
+        rng = np.random.default_rng(useed)
+        emotion = cfg.emotions[(k + int(voice.name[-2:], 36)) % len(cfg.emotions)] \
+            if voice.is_real else "neutral"
+        faults = tuple(f for f, p in voice.faults if faulty and rng.random() < p)
+        specs.append(UtteranceSpec(utt_id, split, tuple(words),
+                                   tuple(spelling[w] for w in words), voice, emotion,
+                                   useed, faults))
+
+    per = cfg.utts_per_real_speaker
+    for i, voice in enumerate(voices["train"]):
+        for k, words in enumerate(texts["real_train"][i * per:(i + 1) * per]):
+            add("train", words, voice, k, False)
+    for k, words in enumerate(texts["syn_train"]):
+        add("train", words, voices["systems"][k % len(voices["systems"])], k, True)
+    for split, faulty in (("dev", True), ("judge", True)):
+        for k, words in enumerate(texts[split]):
+            if voices["train"]:
+                add(split, words, voices["train"][k % len(voices["train"])], k, False)
+            add(split, words, voices["systems"][k % len(voices["systems"])], k, faulty)
+    for k, words in enumerate(texts["test"]):
+        if voices["heldout"]:
+            add("test", words, voices["heldout"][k % len(voices["heldout"])], k, False)
+        add("test", words, voices["systems"][k % len(voices["systems"])], k, False)
+    return specs
+
+
+# --- 4. rendering ---------------------------------------------------------------------------
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: a notebook kernel may hold threads (torch, zmq) that fork would copy
+    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"))
+
+
+def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
+    """Render specs into ``folder``; one manifest row each."""
+    rows = []
+    for spec in specs:
+        result = render(spec)
+        path = folder / f"{spec.id}.flac"
+        digest = write_flac(path, result.audio)
+        sep = "" if spec.voice.lang in ("th", "lo") else " "
+        spoken_words = [_word_of(spec, s) for s in result.spoken]
+        rows.append({
+            "id": f"{spec.voice.lang}-{spec.id}", "path": str(path), "lang": spec.voice.lang,
+            "text": sep.join(spec.words), "words": list(spec.words),
+            "spoken_text": sep.join(spoken_words), "speaker": spec.voice.name,
+            "system": "real" if spec.voice.is_real else spec.voice.name,
+            "is_real": spec.voice.is_real, "emotion": spec.emotion, "split": spec.split,
+            "faults": list(spec.faults), **{f"fault_{f}": f in spec.faults for f in FAULTS},
+            "duration": len(result.audio) / 16000, "n_words": len(spec.words),
+            "word_times": result.word_times, "words_missing": result.words_missing,
+            "audio_sha": digest,
+        })
+    return rows
+
+
+def _word_of(spec: UtteranceSpec, spelling: str) -> str:
+    """Map a spoken espeak spelling back to its word; '?' for a mispronounced one."""
+    try:
+        return spec.words[spec.phonemes.index(spelling)]
+    except ValueError:
+        return "?"
+
+
+def _render_shard(args: tuple) -> list[dict]:
+    cache_root, version, specs = args
+    cache = StageCache(cache_root, version)
+    params = [dataclasses.asdict(s) for s in specs]
+    return cache.run("world.render", params, lambda folder: render_rows(specs, folder)).value
+
+
+def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2,
+                progress: bool = True) -> World:
+    """Build (or load from the cache) the whole world described by ``cfg``."""
+    from tqdm.auto import tqdm
+
+    unknown = sorted(set(cfg.languages) - set(CLOSED_CLASSES))
+    if unknown:
+        raise ValueError(f"unsupported languages {unknown}; supported: {', '.join(CLOSED_CLASSES)}")
+    lexicons, specs, voice_rows = [], [], []
+    for lang in cfg.languages:
+        lexicon, lexicon_key = build_lexicon(lang, cfg, cache, workers)
+        texts = build_texts(lang, cfg, seed, lexicon, cache, lexicon_key)
+        spelling = dict(zip(lexicon.word, lexicon.spelling))
+        specs += make_specs(lang, cfg, seed, texts, spelling)
+        lexicons.append(lexicon)
+        for role, voices in world_voices(lang, cfg, seed).items():
+            voice_rows += [{**dataclasses.asdict(v), "role": role} for v in voices]
+    shards = [specs[i:i + SHARD_SIZE] for i in range(0, len(specs), SHARD_SIZE)]
+    start = time.perf_counter()
+    rows: list[dict] = []
+    jobs = [(str(cache.root), cache.version, shard) for shard in shards]
+    with _pool(workers) as pool:
+        for part in tqdm(pool.map(_render_shard, jobs), total=len(jobs), desc="rendering shards",
+                         disable=not progress):
+            rows += part
+    return World(pd.DataFrame(rows), pd.concat(lexicons, ignore_index=True),
+                 pd.DataFrame(voice_rows), time.perf_counter() - start)
