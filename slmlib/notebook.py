@@ -1,6 +1,7 @@
 """What every notebook does first: resolve the config, seed everything, find its folders."""
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,25 @@ class NotebookRun:
     cfg: Config
     cache: StageCache
     out: Path          # outputs/<profile>/<notebook>/
+
+    def save(self, name: str, obj: Any) -> Path:
+        """Write a result beside the notebook: DataFrames as Parquet + CSV, the rest as JSON."""
+        import pandas as pd
+
+        if isinstance(obj, pd.DataFrame):
+            obj.to_csv(self.out / f"{name}.csv", index=False)
+            path = self.out / f"{name}.parquet"
+            obj.to_parquet(path, index=False)
+            return path
+        path = self.out / f"{name}.json"
+        path.write_text(json.dumps(obj, indent=1, default=_jsonable))
+        return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def seed_everything(seed: int) -> None:

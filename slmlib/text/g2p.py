@@ -58,6 +58,7 @@ GLIDE_DIPHTHONGS = {
 SYMBOLS = sorted({**CONSONANTS, **VOWELS}, key=len, reverse=True)   # longest match first
 
 THAI_TONES = {"1": 3, "2": 2, "3": 5, "4": 4, "5": 1}      # tltk digit -> espeak Shan tone
+THAI_TONE_NAMES = {3: "mid", 2: "low", 5: "falling", 4: "high", 1: "rising"}   # by espeak tone
 LAO_TONES = {"˧˥": 4, "˩˧": 2, "˧": 6, "˥˨": 5, "˧˩": 3}   # lao2ipa letters -> espeak tone
 TONE_LETTERS = "˥˦˧˨˩"
 

@@ -85,7 +85,8 @@ def build_lexicon(lang: str, cfg: WorldConfig, cache: StageCache, workers: int
 def pool_sizes(lang: str, cfg: WorldConfig) -> dict[str, int]:
     real = lang in cfg.real_languages
     n_real = cfg.n_real_speakers * cfg.utts_per_real_speaker if real else 0
-    n_syn = round(cfg.synthetic_to_real * n_real) if real else cfg.utts_synthetic_only
+    ratio = cfg.synthetic_to_real if lang == cfg.scaling_language else cfg.synthetic_to_real_other
+    n_syn = round(ratio * n_real) if real else cfg.utts_synthetic_only
     return {"real_train": n_real, "syn_train": n_syn, "dev": cfg.n_dev_texts,
             "test": cfg.n_test_texts, "judge": cfg.n_judge_texts}
 
@@ -168,7 +169,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
-    """Render specs into ``folder``; one manifest row each."""
+    """Render specs into ``folder``; one manifest row each (``path`` relative to ``folder``,
+    which is a temporary folder until the cache renames it into place)."""
     rows = []
     for spec in specs:
         result = render(spec)
@@ -177,7 +179,7 @@ def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
         sep = "" if spec.voice.lang in ("th", "lo") else " "
         spoken_words = [_word_of(spec, s) for s in result.spoken]
         rows.append({
-            "id": f"{spec.voice.lang}-{spec.id}", "path": str(path), "lang": spec.voice.lang,
+            "id": f"{spec.voice.lang}-{spec.id}", "path": path.name, "lang": spec.voice.lang,
             "text": sep.join(spec.words), "words": list(spec.words),
             "spoken_text": sep.join(spoken_words), "speaker": spec.voice.name,
             "system": "real" if spec.voice.is_real else spec.voice.name,
@@ -202,7 +204,8 @@ def _render_shard(args: tuple) -> list[dict]:
     cache_root, version, specs = args
     cache = StageCache(cache_root, version)
     params = [dataclasses.asdict(s) for s in specs]
-    return cache.run("world.render", params, lambda folder: render_rows(specs, folder)).value
+    step = cache.run("world.render", params, lambda folder: render_rows(specs, folder))
+    return [{**row, "path": str(step.path / row["path"])} for row in step.value]
 
 
 def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2,

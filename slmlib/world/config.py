@@ -25,7 +25,9 @@ class WorldConfig:
     n_heldout_speakers: int = 4        # real speakers seen only in the test split
     n_synthetic_systems: int = 3       # per language (think MMS-TTS, Seamless, Typhoon)
     utts_per_real_speaker: int = 100   # training utterances per real speaker
-    synthetic_to_real: float = 5.0     # synthetic training utterances / real ones
+    scaling_language: str = "th"       # the language of P1's scaling study (notebooks 01-03)
+    synthetic_to_real: float = 5.0     # synthetic / real training utterances, scaling language
+    synthetic_to_real_other: float = 1.0   # the same for the other real languages
     utts_synthetic_only: int = 3000    # synthetic training utterances of a language with no real speech
     utts_per_heldout_speaker: int = 40
     n_dev_texts: int = 100             # per language, rendered by training speakers/systems

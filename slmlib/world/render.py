@@ -5,8 +5,8 @@ seed, so rendering is a pure function of the :class:`UtteranceSpec` and runs in 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,12 +14,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from slmlib.prosody import f0_contour, pyworld
 from slmlib.world.espeak import ESPEAK_SAMPLE_RATE, engine
 from slmlib.world.voices import EMOTION_RECIPES, Voice
-
-with warnings.catch_warnings():          # pyworld imports pkg_resources, which warns
-    warnings.simplefilter("ignore")
-    import pyworld
 
 SAMPLE_RATE = 16000
 WORLD_FRAME_MS = 10.0   # 10 ms frames halve WORLD's cost against 5 ms; F0 edits stay smooth
@@ -129,12 +126,23 @@ def build_ssml(words: list[str], voice: Voice, emotion: str, rng: np.random.Gene
 
 
 # --- WORLD voice and emotion transform ---------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def voice_reference_hz(voice: Voice) -> float:
+    """The median F0 of a voice's plain espeak output (a fixed calibration sentence), so that
+    F0 tracking of short clips searches the right octave."""
+    text = "one two three four five six" if voice.lang == "en" else "[[nWN3 sO:N1 sa:m1 si:2 ha:5]]"
+    out = engine().synth(text, voice.espeak_voice, rate=voice.rate_wpm, pitch=voice.espeak_pitch,
+                         pitch_range=voice.pitch_range)
+    _, f0 = f0_contour(resample_to_16k(out.audio))
+    return float(np.median(f0[f0 > 0]))
+
+
 def world_transform(x: np.ndarray, fs: int, f0_ratio: float, range_scale: float, warp: float,
-                    tilt: float, final_rise_st: float) -> np.ndarray:
+                    tilt: float, final_rise_st: float, reference_hz: float | None = None
+                    ) -> np.ndarray:
     """Shift and scale F0, warp the spectral envelope (vocal-tract length), tilt it."""
     x64 = x.astype(np.float64)
-    f0, t = pyworld.dio(x64, fs, f0_floor=50.0, f0_ceil=600.0, frame_period=WORLD_FRAME_MS)
-    f0 = pyworld.stonemask(x64, f0, t, fs)
+    t, f0 = f0_contour(x64, fs, WORLD_FRAME_MS, reference_hz)
     sp = pyworld.cheaptrick(x64, f0, t, fs)
     ap = pyworld.d4c(x64, f0, t, fs)
     voiced = f0 > 0
@@ -203,7 +211,7 @@ def render(spec: UtteranceSpec) -> RenderResult:
     if voice.is_real:
         audio = world_transform(audio, SAMPLE_RATE, voice.f0_ratio * recipe.f0_ratio,
                                 recipe.range_scale * voice.expressiveness, voice.warp, recipe.tilt,
-                                recipe.final_rise)
+                                recipe.final_rise, voice_reference_hz(voice))
     if "truncate" in spec.faults:
         keep = float(rng.uniform(0.4, 0.75))
         audio = audio[: int(len(audio) * keep)]

@@ -1,0 +1,59 @@
+"""Figures: one consistent, colour-blind-safe seaborn style for every notebook."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from slmlib.data.manifest import load_audio
+from slmlib.prosody import f0_contour
+
+PALETTE = "colorblind"
+
+
+def set_style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+
+
+def save(fig: plt.Figure, out: Path, name: str) -> Path:
+    """Save a figure as PNG beside the notebook's results and return the path."""
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def f0_examples(rows: pd.DataFrame) -> plt.Figure:
+    """F0 contours (Hz over time) of a few utterances, one panel each."""
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), sharex=True, squeeze=False)
+    for ax, (_, row) in zip(axes[:, 0], rows.iterrows()):
+        t, f0 = f0_contour(load_audio(row.path))
+        voiced = f0 > 0
+        ax.plot(t[voiced], f0[voiced], ".", ms=3)
+        kind = "real" if row.is_real else "synthetic"
+        ax.set_title(f"{row.lang} {kind} · {row.speaker} · {row.emotion}", fontsize=9, loc="left")
+        ax.set_ylabel("F0 (Hz)")
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    return fig
+
+
+def f0_std_distributions(f0: pd.DataFrame) -> plt.Figure:
+    """Per-utterance F0 std (semitones), real vs synthetic, per language."""
+    data = f0.assign(kind=f0.is_real.map({True: "real", False: "synthetic"}))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    sns.boxplot(data=data, x="lang", y="f0_std_st", hue="kind", ax=ax)
+    ax.set_ylabel("per-utterance F0 std (semitones)")
+    ax.set_xlabel("language")
+    fig.tight_layout()
+    return fig
+
+
+def tone_contours(contours: pd.DataFrame) -> plt.Figure:
+    """Mean F0 contour per Thai tone (95 % CI band), real speaker vs synthetic system."""
+    g = sns.relplot(data=contours, x="position", y="semitones", hue="tone", col="voice",
+                    hue_order=["mid", "low", "falling", "high", "rising"],
+                    kind="line", errorbar=("ci", 95), palette=PALETTE, height=3.2, aspect=1.2)
+    g.set_axis_labels("normalised time in the syllable", "F0 (semitones re voice median)")
+    return g.figure

@@ -1,0 +1,27 @@
+"""Text normalisation and word segmentation for WER, as P1 scores it (PyThaiNLP / laonlp)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+PUNCTUATION = re.compile(r"[^\w\s']", flags=re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """NFC, lower case, punctuation removed, whitespace collapsed."""
+    text = unicodedata.normalize("NFC", text).lower()
+    return " ".join(PUNCTUATION.sub(" ", text).split())
+
+
+def words_for_wer(text: str, lang: str) -> list[str]:
+    """Words of a transcript: whitespace for English, dictionary segmentation for Thai/Lao."""
+    text = normalise(text)
+    if lang == "en":
+        return text.split()
+    if lang == "th":
+        from pythainlp.tokenize import word_tokenize
+        return [w for w in word_tokenize(text.replace(" ", ""), engine="newmm") if w.strip()]
+    if lang == "lo":
+        from laonlp.tokenize import word_tokenize
+        return [w for w in word_tokenize(text.replace(" ", "")) if w.strip()]
+    raise ValueError(f"unsupported language {lang!r}; supported: th, lo, en")
