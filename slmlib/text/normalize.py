@@ -1,16 +1,18 @@
 """Text normalisation and word segmentation for WER, as P1 scores it (PyThaiNLP / laonlp)."""
 from __future__ import annotations
 
-import re
 import unicodedata
-
-PUNCTUATION = re.compile(r"[^\w\s']", flags=re.UNICODE)
 
 
 def normalise(text: str) -> str:
-    """NFC, lower case, punctuation removed, whitespace collapsed."""
+    """NFC, lower case, punctuation and symbols removed (apostrophes kept), whitespace collapsed.
+
+    Works on Unicode categories, not ``\\w``: Thai and Lao vowel and tone marks are combining
+    marks (Mn), which ``\\w`` does not match.
+    """
     text = unicodedata.normalize("NFC", text).lower()
-    return " ".join(PUNCTUATION.sub(" ", text).split())
+    kept = (" " if unicodedata.category(c)[0] in "PS" and c != "'" else c for c in text)
+    return " ".join("".join(kept).split())
 
 
 def words_for_wer(text: str, lang: str) -> list[str]:

@@ -34,6 +34,7 @@ from slmlib.world.render import FAULTS, UtteranceSpec, render, write_flac
 from slmlib.world.voices import Voice, real_speakers, synthetic_systems
 
 SHARD_SIZE = 96
+RENDER_VERSION = 2   # bump when rendering code changes what a spec sounds like
 TEXT_POOLS = ("real_train", "syn_train", "dev", "test", "judge")
 
 
@@ -203,7 +204,7 @@ def _word_of(spec: UtteranceSpec, spelling: str) -> str:
 def _render_shard(args: tuple) -> list[dict]:
     cache_root, version, specs = args
     cache = StageCache(cache_root, version)
-    params = [dataclasses.asdict(s) for s in specs]
+    params = {"render_version": RENDER_VERSION, "specs": [dataclasses.asdict(s) for s in specs]}
     step = cache.run("world.render", params, lambda folder: render_rows(specs, folder))
     return [{**row, "path": str(step.path / row["path"])} for row in step.value]
 

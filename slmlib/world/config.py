@@ -29,7 +29,6 @@ class WorldConfig:
     synthetic_to_real: float = 5.0     # synthetic / real training utterances, scaling language
     synthetic_to_real_other: float = 1.0   # the same for the other real languages
     utts_synthetic_only: int = 3000    # synthetic training utterances of a language with no real speech
-    utts_per_heldout_speaker: int = 40
     n_dev_texts: int = 100             # per language, rendered by training speakers/systems
     n_test_texts: int = 200            # per language, rendered by held-out speakers and systems
     n_judge_texts: int = 300           # per language, for training the judges (disjoint texts)
@@ -40,12 +39,11 @@ class WorldConfig:
     real_rate_wpm: tuple[int, int] = (160, 180)   # espeak -s; with emotions and pauses ~2.6 words/s
     synthetic_rate_wpm: tuple[int, int] = (160, 170)
     fault_scale: float = 1.0           # multiplies every synthetic system's fault rates
-    sample_rate: int = 16000
 
     @classmethod
     def smoke(cls) -> "WorldConfig":
         return cls(vocab_per_class=60, n_real_speakers=4, n_heldout_speakers=2, utts_per_real_speaker=6,
-                   synthetic_to_real=2.0, utts_synthetic_only=24, utts_per_heldout_speaker=4,
+                   synthetic_to_real=2.0, utts_synthetic_only=24,
                    n_dev_texts=6, n_test_texts=8, n_judge_texts=8)
 
     @classmethod

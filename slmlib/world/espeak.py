@@ -4,12 +4,19 @@ In-process synthesis is about 4x faster than a process per utterance and, throug
 library's event callback, gives every word's and phoneme's sample position for free. The
 pip bindings (``espeakng``) only wrap the command line, so the C API is bound here directly.
 The engine is global state in the library, so there is one :class:`Espeak` per process.
+
+espeak-ng carries state from one utterance to the next (its waveform generator's phase and
+flutter counters), so the same text said twice in one process comes out a few samples
+different. To make every utterance a pure function of its input, each one is synthesised in a
+forked child of a process whose engine was initialised and never used: every child starts
+from the same state. A fork costs about a millisecond.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
+import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +107,30 @@ class Espeak:
         """
         if not text.strip():
             raise ValueError("empty text: nothing to speak")
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                   # child: speak once, send, exit
+            os.close(read_fd)
+            try:
+                result: object = self._synth_here(text, voice, rate, pitch, pitch_range, volume, ssml)
+            except BaseException as err:              # re-raised in the parent
+                result = err
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as fh:
+            payload = fh.read()
+        os.waitpid(pid, 0)
+        if not payload:
+            raise RuntimeError(f"espeak-ng crashed on {text[:60]!r}")
+        result = pickle.loads(payload)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _synth_here(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int,
+                    volume: int, ssml: bool) -> Rendered:
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`)")
         for param, value in ((PARAM_RATE, rate), (PARAM_PITCH, pitch),
