@@ -40,4 +40,4 @@ def test_configs_are_frozen_and_hash_stably():
         cfg.seed = 1
     assert config_hash(cfg.world) == config_hash(load_config("default").world)
     assert config_hash(cfg.world) != config_hash(load_config("smoke").world)
-    assert "world.sample_rate" in valid_keys(cfg)
+    assert "world.fault_scale" in valid_keys(cfg)

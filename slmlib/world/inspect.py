@@ -175,3 +175,13 @@ def findings(ratios: pd.DataFrame, cov: pd.DataFrame, tones: pd.DataFrame, fault
     lines.append(f"- Rendering: {speed['utterances']} utterances ({speed['audio_hours']} h) at "
                  f"{speed['utterances_per_cpu_second']} utterances per CPU-second.")
     return "\n".join(lines)
+
+
+def speaking_rates(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Words per second of fault-free training speech, per language and kind (target 2.5-3.5)."""
+    clean = manifest[(manifest.split == "train") & (manifest.faults.map(len) == 0)]
+    rate = clean.n_words / clean.duration
+    kind = np.where(clean.is_real, "real", "synthetic")
+    return (pd.DataFrame({"lang": clean.lang, "kind": kind, "words_per_s": rate,
+                          "duration_s": clean.duration})
+              .groupby(["lang", "kind"]).mean().round(2).reset_index())

@@ -1,0 +1,63 @@
+"""World rendering throughput: slmlib's process pool vs a single process, in the same run.
+
+Prints utterances per second for both and their ratio, and merges the numbers into
+bench/results.json. Usage: .venv/bin/python bench/bench_world.py [--utterances 96]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from slmlib.cache import StageCache
+from slmlib.config import load_config
+from slmlib.world.build import build_lexicon, build_texts, make_specs, render_rows
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def _render_part(specs) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        return len(render_rows(specs, Path(folder)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--utterances", type=int, default=96)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    cfg = load_config("smoke").world
+    with tempfile.TemporaryDirectory() as root:
+        cache = StageCache(root)
+        lexicon, key = build_lexicon("th", cfg, cache, args.workers)
+        texts = build_texts("th", cfg, 0, lexicon, cache, key)
+        specs = make_specs("th", cfg, 0, texts, dict(zip(lexicon.word, lexicon.spelling)))
+    specs = (specs * (args.utterances // len(specs) + 1))[: args.utterances]
+    real_share = sum(s.voice.is_real for s in specs) / len(specs)
+
+    start = time.perf_counter()
+    _render_part(specs)
+    single = len(specs) / (time.perf_counter() - start)
+
+    parts = [specs[i::args.workers] for i in range(args.workers)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        list(pool.map(_render_part, parts))
+    pooled = len(specs) / (time.perf_counter() - start)   # includes worker start-up
+
+    result = {"utterances": len(specs), "real_share": round(real_share, 2),
+              "single_process_utt_per_s": round(single, 2),
+              f"pool_{args.workers}_workers_utt_per_s": round(pooled, 2),
+              "ratio_pool_vs_single": round(pooled / single, 2)}
+    print(json.dumps(result, indent=1))
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, "world_rendering": result}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
