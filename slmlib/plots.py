@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from slmlib.data.manifest import load_audio
-from slmlib.prosody import f0_contour
+from slmlib.prosody import f0_contour, semitones
 
 PALETTE = "colorblind"
 
@@ -25,15 +25,17 @@ def save(fig: plt.Figure, out: Path, name: str) -> Path:
 
 
 def f0_examples(rows: pd.DataFrame) -> plt.Figure:
-    """F0 contours (Hz over time) of a few utterances, one panel each."""
-    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), sharex=True, squeeze=False)
+    """F0 contours of a few utterances, one panel each, in semitones re each utterance's
+    median on a shared axis, so that pitch movement compares across voices."""
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.7 * len(rows)), sharex=True,
+                             sharey=True, squeeze=False)
     for ax, (_, row) in zip(axes[:, 0], rows.iterrows()):
         t, f0 = f0_contour(load_audio(row.path))
         voiced = f0 > 0
-        ax.plot(t[voiced], f0[voiced], ".", ms=3)
+        ax.plot(t[voiced], semitones(f0), ".", ms=3)
         kind = "real" if row.is_real else "synthetic"
         ax.set_title(f"{row.lang} {kind} · {row.speaker} · {row.emotion}", fontsize=9, loc="left")
-        ax.set_ylabel("F0 (Hz)")
+        ax.set_ylabel("F0 (st)")
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig

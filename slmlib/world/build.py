@@ -34,7 +34,7 @@ from slmlib.world.render import FAULTS, UtteranceSpec, render, write_flac
 from slmlib.world.voices import Voice, real_speakers, synthetic_systems
 
 SHARD_SIZE = 96
-RENDER_VERSION = 2   # bump when rendering code changes what a spec sounds like
+RENDER_VERSION = 3   # bump when rendering code changes what a spec sounds like
 TEXT_POOLS = ("real_train", "syn_train", "dev", "test", "judge")
 
 
@@ -188,6 +188,7 @@ def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
             "faults": list(spec.faults), **{f"fault_{f}": f in spec.faults for f in FAULTS},
             "duration": len(result.audio) / 16000, "n_words": len(spec.words),
             "word_times": result.word_times, "words_missing": result.words_missing,
+            "phrasing_attempts": result.fault_detail.get("phrasing_attempts", 1),
             "audio_sha": digest,
         })
     return rows

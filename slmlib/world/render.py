@@ -103,11 +103,12 @@ def _content(words: list[str], lang: str) -> str:
 
 
 def build_ssml(words: list[str], voice: Voice, emotion: str, rng: np.random.Generator,
-               rate_factor: float = 1.0) -> str:
-    """Phrase the words; real voices get per-phrase pitch/rate moves, emphasis and pauses."""
+               rate_factor: float = 1.0, plain: bool = False) -> str:
+    """Phrase the words; real voices get per-phrase pitch/rate moves, emphasis and pauses
+    (unless ``plain``: one prosody block, as synthetic systems always speak)."""
     recipe = EMOTION_RECIPES[emotion]
     rate = rate_factor * (recipe.rate if voice.is_real else 1.0)
-    if not voice.is_real:
+    if plain or not voice.is_real:
         return f'<speak><prosody rate="{100 * rate:.0f}%">{_content(words, voice.lang)}</prosody></speak>'
     parts, i = [], 0
     while i < len(words):
@@ -189,8 +190,25 @@ def normalise_loudness(x: np.ndarray, gain_db: float) -> np.ndarray:
     return (y / peak * 0.98 if peak > 0.98 else y).astype(np.float32)
 
 
+PHRASING_ATTEMPTS = 3
+
+
+def _speak(words: list[str], spec: UtteranceSpec, rng: np.random.Generator, rate_factor: float,
+           plain: bool) -> tuple[np.ndarray, list[int]]:
+    voice = spec.voice
+    ssml = build_ssml(words, voice, spec.emotion, rng, rate_factor, plain)
+    out = engine().synth(ssml, voice.espeak_voice, rate=voice.rate_wpm, pitch=voice.espeak_pitch,
+                         pitch_range=voice.pitch_range, ssml=True)
+    return out.audio, out.word_starts
+
+
 def render(spec: UtteranceSpec) -> RenderResult:
-    """Render one utterance to 16 kHz float32 audio (deterministic in ``spec``)."""
+    """Render one utterance to 16 kHz float32 audio (deterministic in ``spec``).
+
+    Some SSML phrasings make espeak-ng stop early (deterministically, a fraction of a percent
+    of them): when espeak reports fewer words than it was given, the phrasing is drawn again,
+    and after ``PHRASING_ATTEMPTS`` tries the utterance is spoken as one plain phrase.
+    """
     if not spec.words:
         raise ValueError(f"{spec.id}: empty text, nothing to render")
     rng = np.random.default_rng(spec.seed)
@@ -200,13 +218,16 @@ def render(spec: UtteranceSpec) -> RenderResult:
     if "length" in spec.faults:
         rate_factor = float(rng.choice([0.55, 1.8]))     # far too slow or far too fast
         detail["rate_factor"] = rate_factor
-    ssml = build_ssml(words, voice, spec.emotion, rng, rate_factor)
-    out = engine().synth(ssml, voice.espeak_voice, rate=voice.rate_wpm, pitch=voice.espeak_pitch,
-                         pitch_range=voice.pitch_range, ssml=True)
-    if len(out.audio) == 0:
-        raise RuntimeError(f"{spec.id}: espeak-ng produced no audio for {ssml[:80]!r}")
-    audio = resample_to_16k(out.audio)
-    starts = [s * SAMPLE_RATE / ESPEAK_SAMPLE_RATE for s in out.word_starts]
+    for attempt in range(PHRASING_ATTEMPTS + 1):
+        raw, word_starts = _speak(words, spec, rng, rate_factor, plain=attempt == PHRASING_ATTEMPTS)
+        if len(raw) and len(word_starts) >= len(words):
+            break
+    if attempt:
+        detail["phrasing_attempts"] = attempt + 1
+    if len(raw) == 0:
+        raise RuntimeError(f"{spec.id}: espeak-ng produced no audio for {' '.join(words)[:80]!r}")
+    audio = resample_to_16k(raw)
+    starts = [s * SAMPLE_RATE / ESPEAK_SAMPLE_RATE for s in word_starts]
     recipe = EMOTION_RECIPES[spec.emotion]
     if voice.is_real:
         audio = world_transform(audio, SAMPLE_RATE, voice.f0_ratio * recipe.f0_ratio,
@@ -219,7 +240,7 @@ def render(spec: UtteranceSpec) -> RenderResult:
     audio, cut = trim_silence(audio, SAMPLE_RATE)
     audio = normalise_loudness(audio, recipe.gain_db if voice.is_real else 0.0)
     times = [max(0.0, (s - cut) / SAMPLE_RATE) for s in starts]
-    return RenderResult(audio, words, times, max(0, len(words) - len(out.word_starts)), detail)
+    return RenderResult(audio, words, times, max(0, len(words) - len(word_starts)), detail)
 
 
 def write_flac(path: Path, audio: np.ndarray) -> str:
