@@ -21,6 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from slmlib.codec.config import CodecConfig
 from slmlib.world.config import WorldConfig
 
 
@@ -33,10 +34,11 @@ class Config:
     num_workers: int = 2          # processes for rendering, encoding and judging
     device: str = "cpu"           # "cpu" or "cuda"; the gpu profile sets "cuda"
     world: WorldConfig = field(default_factory=WorldConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
 
 
 def _smoke() -> Config:
-    return Config(profile="smoke", world=WorldConfig.smoke())
+    return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke())
 
 
 def _default() -> Config:

@@ -1,0 +1,126 @@
+"""Fit the codec on a world's manifest and measure its round trip (notebook 00, part 2)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slmlib.cache import StageCache
+from slmlib.codec.analysis import Frames, SpeakerStats, analyse, speaker_stats
+from slmlib.codec.config import CodecConfig
+from slmlib.codec.tokenizer import SpeechCodec
+from slmlib.data.manifest import load_audio
+from slmlib.judges.speaker import similarity
+from slmlib.metrics import token_entropy
+from slmlib.prosody import f0_contour
+
+
+def _analyse_paths(args: tuple) -> list[Frames]:
+    paths, n_cepstra, frame_ms, aperiodicity = args
+    return [analyse(load_audio(p), n_cepstra, frame_ms, aperiodicity=aperiodicity) for p in paths]
+
+
+def analyse_many(paths: list[str], cfg: CodecConfig, workers: int, aperiodicity: bool) -> list[Frames]:
+    """WORLD analysis of many files on ``workers`` processes, in order."""
+    chunks = [paths[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        parts = list(pool.map(_analyse_paths, [(c, cfg.n_cepstra, cfg.frame_ms, aperiodicity)
+                                               for c in chunks]))
+    out: list[Frames] = [None] * len(paths)   # type: ignore[list-item]
+    for w, part in enumerate(parts):
+        out[w::workers] = part
+    return out
+
+
+def fit_codec(manifest: pd.DataFrame, cfg: CodecConfig, cache: StageCache, workers: int,
+              per_voice: int = 40) -> tuple[SpeechCodec, dict[str, SpeakerStats], float]:
+    """Fit one codec for all languages on up to ``per_voice`` training utterances of every
+    speaker and system; returns the codec, those voices' timbres and the fit's seconds."""
+    sample = manifest[manifest.split == "train"].groupby("speaker").head(per_voice)
+    params = {"codec": dataclasses.asdict(cfg), "utterances": sorted(sample.audio_sha)}
+
+    def compute(folder: Path) -> dict:
+        frames = analyse_many(list(sample.path), cfg, workers, aperiodicity=True)
+        by_id = dict(zip(sample.id, frames))
+        stats = {spk: speaker_stats([by_id[i] for i in g.id]) for spk, g in sample.groupby("speaker")}
+        codec = SpeechCodec.fit_frames(cfg, [(by_id[r.id], stats[r.speaker]) for r in sample.itertuples()])
+        codec.save_pretrained(folder / "codec")
+        return stats
+
+    step = cache.run("codec.fit", params, compute)
+    return SpeechCodec.from_pretrained(step.path / "codec"), step.value, step.seconds
+
+
+def heldout_timbres(manifest: pd.DataFrame, codec: SpeechCodec, refs: int = 10
+                    ) -> tuple[dict[str, SpeakerStats], pd.DataFrame]:
+    """Timbre of each held-out real speaker from its first ``refs`` test clips; returns the
+    timbres and the remaining test clips (the evaluation set, disjoint from the references)."""
+    test = manifest[(manifest.split == "test") & manifest.is_real]
+    stats, rest = {}, []
+    for spk, g in test.groupby("speaker"):
+        stats[spk] = codec.timbre([load_audio(p) for p in g.path[:refs]])
+        rest.append(g.iloc[refs:])
+    return stats, pd.concat(rest)
+
+
+def _f0_agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    _, a = f0_contour(x)
+    _, b = f0_contour(y)
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    both = (a > 0) & (b > 0)
+    corr = float(np.corrcoef(np.log(a[both]), np.log(b[both]))[0, 1]) if both.sum() > 5 else np.nan
+    return corr, float(((a > 0) == (b > 0)).mean())
+
+
+def roundtrip(codec: SpeechCodec, rows: pd.DataFrame, stats: dict[str, SpeakerStats]) -> pd.DataFrame:
+    """Per clip: resynthesis vs original (F0 corr, voicing agreement, speaker similarity), a
+    timbre swap to another held-out speaker of the same language (similarity of the swap to a
+    clip of the target and to the source, and of the own-timbre resynthesis to the target),
+    real-time factors and the token rate. ``rows`` must hold clips of every speaker swapped to."""
+    out = []
+    speakers = sorted(stats)
+    for i, r in enumerate(rows.itertuples()):
+        x = load_audio(r.path)
+        seconds = len(x) / 16000
+        t0 = time.perf_counter()
+        tokens = codec.encode(x, stats[r.speaker])
+        t1 = time.perf_counter()
+        y = codec.decode(tokens, stats[r.speaker])
+        t2 = time.perf_counter()
+        same_lang = [s for s in speakers if s != r.speaker and s.split("-")[0] == r.lang]
+        other = same_lang[i % len(same_lang)]
+        swapped = codec.decode(tokens, stats[other])
+        target_ref = load_audio(rows[rows.speaker == other].path.iloc[0])   # a clip of the target
+        corr, vuv = _f0_agreement(x, y)
+        out.append({
+            "id": r.id, "lang": r.lang, "speaker": r.speaker, "is_real": r.is_real,
+            "tokens_per_s": len(tokens) / seconds, "f0_corr": corr, "voicing_agreement": vuv,
+            "sim_resynthesis": similarity(x, y), "swap_to": other,
+            "sim_own_target": similarity(y, target_ref),
+            "sim_swap_target": similarity(swapped, target_ref), "sim_swap_source": similarity(swapped, x),
+            "encode_rtf": (t1 - t0) / seconds, "decode_rtf": (t2 - t1) / seconds,
+        })
+    return pd.DataFrame(out)
+
+
+def entropy_table(codec: SpeechCodec, manifest: pd.DataFrame, stats: dict[str, SpeakerStats],
+                  cfg: CodecConfig, workers: int, per_group: int = 200, seed: int = 0) -> pd.DataFrame:
+    """H_p (all tokens), content- and pitch-code entropy of real vs synthetic training speech."""
+    train = manifest[(manifest.split == "train") & manifest.speaker.isin(list(stats))]
+    sample = train.sample(frac=1.0, random_state=seed).groupby(["lang", "is_real"]).head(per_group)
+    frames = analyse_many(list(sample.path), cfg, workers, aperiodicity=False)
+    tokens = [codec.encode_frames(f, stats[s]) for f, s in zip(frames, sample.speaker)]
+    rows = []
+    for (lang, real), idx in sample.reset_index(drop=True).groupby(["lang", "is_real"]).groups.items():
+        seqs = [tokens[i] for i in idx]
+        rows.append({"lang": lang, "kind": "real" if real else "synthetic", "utterances": len(seqs),
+                     "H_p": token_entropy(seqs),
+                     "H_content": token_entropy([s // cfg.n_pitch_codes for s in seqs]),
+                     "H_pitch": token_entropy([s % cfg.n_pitch_codes for s in seqs])})
+    return pd.DataFrame(rows).round(3)
