@@ -41,7 +41,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def seed_everything(seed: int) -> None:
-    """Python, NumPy and torch RNGs (torch only if it is already imported or importable)."""
+    """Seed Python, NumPy and torch (when installed) so a notebook reruns to the same numbers."""
     random.seed(seed)
     np.random.seed(seed)
     try:
