@@ -34,7 +34,7 @@ def test_token_rate_vocabulary_and_determinism(fitted, clips):
     tokens = codec.encode(clips[0], stats)
     assert tokens.dtype == np.int64 and tokens.ndim == 1
     assert abs(len(tokens) - len(clips[0]) / 16000 * 25) <= 1      # 25 tokens per second
-    assert tokens.min() >= 0 and tokens.max() < CFG.vocab_size == 32 * 9
+    assert tokens.min() >= 0 and tokens.max() < CFG.vocab_size == 32 * 13
     assert np.array_equal(tokens, codec.encode(clips[0], stats))
     assert np.array_equal(codec.decode(tokens, stats), codec.decode(tokens, stats))
 
