@@ -1,0 +1,204 @@
+"""A small CTC recogniser: the world's ASR judge (characters, one model per language).
+
+Log-mel front end (torch STFT + librosa's mel filters), two 1-D convolutions (the first
+halves the frame rate), a bidirectional GRU and a linear CTC head. The pilot in this world
+(shared/notes/pilot_slm_erosion.md) used exactly this shape: 1.5M parameters, CER 0.068 on
+held-out real English after ~7 minutes on 2 cores; CTC sits near loss 2.9 for ~150 steps
+before it breaks through, so short runs look dead. torch supplies every part; only the
+wiring and the training loop (length-bucketed, warm-up then linear decay) are written here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+SAMPLE_RATE = 16000
+BLANK = 0
+
+
+@dataclass(frozen=True)
+class ASRConfig:
+    n_mels: int = 80
+    conv_channels: int = 256
+    hidden: int = 192
+    layers: int = 2
+    lr: float = 2e-3
+    warmup_steps: int = 200
+    steps: int = 800
+    max_batch_frames: int = 9000       # feature frames (10 ms) per batch
+    seed: int = 0
+
+
+class CharVocab:
+    """Characters of the training transcripts; index 0 is the CTC blank."""
+
+    def __init__(self, chars: list[str]):
+        self.chars = chars
+        self.index = {c: i + 1 for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> "CharVocab":
+        return cls(sorted({c for t in texts for c in t}))
+
+    def __len__(self) -> int:
+        return len(self.chars) + 1
+
+    def encode(self, text: str) -> list[int]:
+        unknown = sorted({c for c in text if c not in self.index})
+        if unknown:
+            raise ValueError(f"characters {unknown} are not in the recogniser's vocabulary")
+        return [self.index[c] for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i - 1] for i in ids if i != BLANK)
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_filters(n_mels: int) -> torch.Tensor:
+    import librosa
+
+    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=400, n_mels=n_mels)).float()
+
+
+def log_mel(wav: np.ndarray, n_mels: int = 80) -> torch.Tensor:
+    """(T, n_mels) log-mel features, 25 ms windows every 10 ms, normalised per utterance."""
+    x = torch.as_tensor(np.asarray(wav, dtype=np.float32))
+    if x.ndim != 1 or len(x) < 400:
+        raise ValueError(f"need mono audio of at least 400 samples, got shape {tuple(x.shape)}")
+    spec = torch.stft(x, n_fft=400, hop_length=160, window=torch.hann_window(400),
+                      return_complex=True).abs() ** 2
+    mel = torch.log(_mel_filters(n_mels) @ spec + 1e-6).T
+    return (mel - mel.mean(0)) / (mel.std(0) + 1e-5)
+
+
+class CTCRecognizer(nn.Module):
+    def __init__(self, cfg: ASRConfig, vocab_size: int):
+        super().__init__()
+        c = cfg.conv_channels
+        self.conv = nn.Sequential(nn.Conv1d(cfg.n_mels, c, 5, stride=2, padding=2), nn.GELU(),
+                                  nn.Conv1d(c, c, 3, padding=1), nn.GELU())
+        self.rnn = nn.GRU(c, cfg.hidden, cfg.layers, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * cfg.hidden, vocab_size)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, n_mels) -> log-probabilities (B, T', V) and output lengths (T' = ceil(T/2))."""
+        h = self.conv(feats.transpose(1, 2)).transpose(1, 2)
+        out_lengths = (lengths + 1) // 2
+        packed = nn.utils.rnn.pack_padded_sequence(h, out_lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        h, _ = self.rnn(packed)
+        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=out_lengths.max())
+        return self.head(h).log_softmax(-1), out_lengths
+
+
+def _batches(lengths: list[int], max_frames: int, rng: np.random.Generator) -> list[list[int]]:
+    """Indices grouped by similar length (little padding), at most ``max_frames`` per batch."""
+    order = np.argsort(lengths, kind="stable")
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > max_frames:
+            batches.append(current)
+            current = []
+        current.append(int(i))
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def _pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(f) for f in feats])
+    return nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths
+
+
+@dataclass
+class ASR:
+    """A trained recogniser with its vocabulary and training log."""
+
+    cfg: ASRConfig
+    vocab: CharVocab
+    model: CTCRecognizer
+    log: list[dict] = dataclasses.field(default_factory=list)
+
+    @torch.no_grad()
+    def transcribe(self, wavs: list[np.ndarray], batch: int = 16) -> list[str]:
+        """Greedy CTC decoding of 16 kHz clips."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(wavs), batch):
+            feats, lengths = _pad([log_mel(w, self.cfg.n_mels) for w in wavs[i:i + batch]])
+            logp, out_lengths = self.model(feats, lengths)
+            for seq, n in zip(logp.argmax(-1), out_lengths):
+                ids = torch.unique_consecutive(seq[:n]).tolist()
+                out.append(self.vocab.decode(ids))
+        return out
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "asr_config.json").write_text(json.dumps(
+            {"config": dataclasses.asdict(self.cfg), "chars": self.vocab.chars, "log": self.log}))
+        torch.save(self.model.state_dict(), folder / "model.pt")
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "ASR":
+        folder = Path(folder)
+        if not (folder / "asr_config.json").exists():
+            raise FileNotFoundError(f"{folder} holds no asr_config.json: not a saved ASR judge")
+        meta = json.loads((folder / "asr_config.json").read_text())
+        cfg, vocab = ASRConfig(**meta["config"]), CharVocab(meta["chars"])
+        model = CTCRecognizer(cfg, len(vocab))
+        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        return cls(cfg, vocab, model, meta["log"])
+
+
+def train_asr(wavs: list[np.ndarray], texts: list[str], cfg: ASRConfig = ASRConfig(),
+              progress: bool = False) -> ASR:
+    """Train a recogniser on (clip, transcript) pairs; transcripts are raw script."""
+    from tqdm.auto import tqdm
+
+    if len(wavs) != len(texts) or not wavs:
+        raise ValueError(f"need as many transcripts as clips (got {len(wavs)} clips, {len(texts)} texts)")
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    vocab = CharVocab.from_texts(texts)
+    feats = [log_mel(w, cfg.n_mels) for w in wavs]
+    targets = [torch.tensor(vocab.encode(t)) for t in texts]
+    model = CTCRecognizer(cfg, len(vocab))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps)
+                                              * max(0.05, 1 - s / cfg.steps))
+    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
+    log: list[dict] = []
+    step, bar = 0, tqdm(total=cfg.steps, desc="ASR", disable=not progress)
+    while step < cfg.steps:
+        for idx in _batches([len(f) for f in feats], cfg.max_batch_frames, rng):
+            model.train()
+            x, lengths = _pad([feats[i] for i in idx])
+            logp, out_lengths = model(x, lengths)
+            y = [targets[i] for i in idx]
+            loss = ctc(logp.transpose(0, 1), torch.cat(y), out_lengths, torch.tensor([len(t) for t in y]))
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"ASR loss became {loss.item()} at step {step}; lower "
+                                         "the learning rate (ASRConfig.lr) or check the audio")
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            log.append({"step": step, "loss": float(loss.item())})
+            step += 1
+            bar.update(1)
+            if step >= cfg.steps:
+                break
+    bar.close()
+    return ASR(cfg, vocab, model, log)

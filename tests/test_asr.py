@@ -1,0 +1,54 @@
+import jiwer
+import numpy as np
+import pytest
+import torch
+
+from slmlib.judges.asr import ASR, ASRConfig, CharVocab, log_mel, train_asr
+from slmlib.world.render import UtteranceSpec, render
+from slmlib.world.voices import synthetic_systems
+
+TEXTS = ["the dog will find a ball", "we should meet the old man", "they might hear music",
+         "my friend could open this door", "a cat can see the red ball", "she would not swim today"]
+TINY = ASRConfig(conv_channels=64, hidden=64, layers=1, lr=3e-3, warmup_steps=20, steps=300)
+
+
+@pytest.fixture(scope="module")
+def data(espeak):
+    voice = synthetic_systems("en", 1, (160, 170), 0.0, 0)[0]
+    wavs = [render(UtteranceSpec(f"a{i}", "train", tuple(t.split()), tuple(t.split()), voice,
+                                 "neutral", i)).audio for i, t in enumerate(TEXTS)]
+    return wavs, TEXTS
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    return train_asr(*data, cfg=TINY)
+
+
+def test_vocab_and_features():
+    vocab = CharVocab.from_texts(["ab", "ba c"])
+    assert len(vocab) == 5 and vocab.decode(vocab.encode("ab c")) == "ab c"
+    with pytest.raises(ValueError, match="not in the recogniser's vocabulary"):
+        vocab.encode("z")
+    feats = log_mel(np.random.default_rng(0).normal(size=16000).astype(np.float32))
+    assert feats.shape == (101, 80) and torch.isfinite(feats).all()
+    with pytest.raises(ValueError, match="mono audio"):
+        log_mel(np.zeros(10))
+
+
+def test_ctc_learns_its_training_clips(trained, data):
+    losses = [r["loss"] for r in trained.log]
+    assert np.mean(losses[-20:]) < 0.3 * np.mean(losses[:20])
+    wavs, texts = data
+    assert jiwer.cer(texts, trained.transcribe(wavs)) < 0.3
+
+
+def test_save_load_and_determinism(trained, data, tmp_path):
+    wavs, _ = data
+    loaded = ASR.from_pretrained(trained.save_pretrained(tmp_path / "asr"))
+    assert loaded.transcribe(wavs) == trained.transcribe(wavs)
+    again = train_asr(wavs[:2], TEXTS[:2], ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5))
+    same = train_asr(wavs[:2], TEXTS[:2], ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5))
+    assert [r["loss"] for r in again.log] == [r["loss"] for r in same.log]
+    with pytest.raises(ValueError, match="as many transcripts"):
+        train_asr(wavs[:2], TEXTS[:1], TINY)
