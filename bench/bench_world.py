@@ -1,7 +1,7 @@
 """World rendering throughput: slmlib's process pool vs a single process, in the same run.
 
 Prints utterances per second for both and their ratio, and merges the numbers into
-bench/results.json. Usage: .venv/bin/python bench/bench_world.py [--utterances 96]
+bench/results.json. Usage: .venv/bin/python bench/bench_world.py [--utterances 384]
 """
 from __future__ import annotations
 
@@ -9,25 +9,24 @@ import argparse
 import json
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from slmlib.cache import StageCache
 from slmlib.config import load_config
+from slmlib.parallel import map_chunks
 from slmlib.world.build import build_lexicon, build_texts, make_specs, render_rows
 
 RESULTS = Path(__file__).with_name("results.json")
 
 
-def _render_part(specs) -> int:
+def _render_part(specs) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
-        return len(render_rows(specs, Path(folder)))
+        return render_rows(specs, Path(folder))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--utterances", type=int, default=96)
+    parser.add_argument("--utterances", type=int, default=384)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
@@ -44,10 +43,8 @@ def main() -> None:
     _render_part(specs)
     single = len(specs) / (time.perf_counter() - start)
 
-    parts = [specs[i::args.workers] for i in range(args.workers)]
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        list(pool.map(_render_part, parts))
+    map_chunks(_render_part, specs, args.workers)
     pooled = len(specs) / (time.perf_counter() - start)   # includes worker start-up
 
     result = {"utterances": len(specs), "real_share": round(real_share, 2),

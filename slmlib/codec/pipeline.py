@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -17,24 +15,18 @@ from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
 from slmlib.judges.speaker import similarity
 from slmlib.metrics import token_entropy
+from slmlib.parallel import map_chunks
 from slmlib.prosody import f0_contour
 
 
-def _analyse_paths(args: tuple) -> list[Frames]:
-    paths, n_cepstra, frame_ms, aperiodicity = args
-    return [analyse(load_audio(p), n_cepstra, frame_ms, aperiodicity=aperiodicity) for p in paths]
+def _analyse_paths(paths: list[str], cfg: CodecConfig, aperiodicity: bool) -> list[Frames]:
+    return [analyse(load_audio(p), cfg.n_cepstra, cfg.frame_ms, aperiodicity=aperiodicity)
+            for p in paths]
 
 
 def analyse_many(paths: list[str], cfg: CodecConfig, workers: int, aperiodicity: bool) -> list[Frames]:
     """WORLD analysis of many files on ``workers`` processes, in order."""
-    chunks = [paths[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        parts = list(pool.map(_analyse_paths, [(c, cfg.n_cepstra, cfg.frame_ms, aperiodicity)
-                                               for c in chunks]))
-    out: list[Frames] = [None] * len(paths)   # type: ignore[list-item]
-    for w, part in enumerate(parts):
-        out[w::workers] = part
-    return out
+    return map_chunks(_analyse_paths, paths, workers, cfg, aperiodicity)
 
 
 def fit_codec(manifest: pd.DataFrame, cfg: CodecConfig, cache: StageCache, workers: int,

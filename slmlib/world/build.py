@@ -17,15 +17,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from slmlib.cache import StageCache
+from slmlib.parallel import map_chunks, process_pool
 from slmlib.text.lexicon import open_class_words
 from slmlib.text.sentences import CLOSED_CLASSES, SentenceGenerator
 from slmlib.world.config import WorldConfig
@@ -47,10 +46,6 @@ class World:
 
 
 # --- 1. lexicon ---------------------------------------------------------------------------
-def _chunks(items: list, n: int) -> list[list]:
-    return [items[i::n] for i in range(n)] if items else []
-
-
 def build_lexicon(lang: str, cfg: WorldConfig, cache: StageCache, workers: int
                   ) -> tuple[pd.DataFrame, str]:
     """The checked lexicon of one language and its cache key."""
@@ -63,10 +58,7 @@ def build_lexicon(lang: str, cfg: WorldConfig, cache: StageCache, workers: int
         pos_of.update({w: pos for pos, ws in open_class.items() for w in ws})
         weight = {w: f for ws in open_class.values() for w, f in ws.items()}
         words = sorted(pos_of)
-        checks: list[WordCheck] = []
-        with _pool(workers) as pool:
-            for part in pool.map(check_words, _chunks(words, workers), [lang] * workers):
-                checks += part
+        checks: list[WordCheck] = map_chunks(check_words, words, workers, lang)
         df = pd.DataFrame([dataclasses.asdict(c) for c in checks])
         df["pos"] = df["word"].map(pos_of)
         df["weight"] = df["word"].map(weight).fillna(0.0)
@@ -164,11 +156,6 @@ def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: di
 
 
 # --- 4. rendering ---------------------------------------------------------------------------
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: a notebook kernel may hold threads (torch, zmq) that fork would copy
-    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"))
-
-
 def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
     """Render specs into ``folder``; one manifest row each (``path`` relative to ``folder``,
     which is a temporary folder until the cache renames it into place)."""
@@ -231,7 +218,7 @@ def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2
     start = time.perf_counter()
     rows: list[dict] = []
     jobs = [(str(cache.root), cache.version, shard) for shard in shards]
-    with _pool(workers) as pool:
+    with process_pool(workers) as pool:
         for part in tqdm(pool.map(_render_shard, jobs), total=len(jobs), desc="rendering shards",
                          disable=not progress):
             rows += part
