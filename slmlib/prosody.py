@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from slmlib.data.manifest import SAMPLE_RATE
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pyworld
@@ -16,7 +18,7 @@ with warnings.catch_warnings():
 FRAME_MS = 10.0
 
 
-def f0_contour(audio: np.ndarray, sample_rate: int = 16000, frame_ms: float = FRAME_MS,
+def f0_contour(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_ms: float = FRAME_MS,
                reference_hz: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Times (s) and F0 (Hz, 0 where unvoiced), robust to octave errors.
 
@@ -55,7 +57,7 @@ def semitones(f0: np.ndarray, reference: float | None = None) -> np.ndarray:
     return 12 * np.log2(voiced / ref)
 
 
-def f0_stats(audio: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
+def f0_stats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
     """Per-utterance F0 mean (Hz), std and 5-95 % range (semitones), voiced share."""
     _, f0 = f0_contour(audio, sample_rate)
     st = semitones(f0)

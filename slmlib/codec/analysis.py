@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.prosody import f0_contour, pyworld
 
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from slmlib.cache import StageCache
 from slmlib.codec.analysis import Frames, SpeakerStats, analyse, speaker_stats
 from slmlib.codec.config import CodecConfig
 from slmlib.codec.tokenizer import SpeechCodec
-from slmlib.data.manifest import load_audio
-from slmlib.judges.speaker import similarity
+from slmlib.data.manifest import SAMPLE_RATE, load_audio
+from slmlib.judges.speaker import embed
 from slmlib.metrics import token_entropy
 from slmlib.parallel import map_chunks
 from slmlib.prosody import f0_contour
@@ -81,7 +81,7 @@ def roundtrip(codec: SpeechCodec, rows: pd.DataFrame, stats: dict[str, SpeakerSt
     speakers = sorted(stats)
     for i, r in enumerate(rows.itertuples()):
         x = load_audio(r.path)
-        seconds = len(x) / 16000
+        seconds = len(x) / SAMPLE_RATE
         t0 = time.perf_counter()
         tokens = codec.encode(x, stats[r.speaker])
         t1 = time.perf_counter()
@@ -92,12 +92,13 @@ def roundtrip(codec: SpeechCodec, rows: pd.DataFrame, stats: dict[str, SpeakerSt
         swapped = codec.decode(tokens, stats[other])
         target_ref = load_audio(rows[rows.speaker == other].path.iloc[0])   # a clip of the target
         corr, vuv = _f0_agreement(x, y)
+        e_x, e_y, e_swap, e_target = (embed(a) for a in (x, y, swapped, target_ref))
         out.append({
             "id": r.id, "lang": r.lang, "speaker": r.speaker, "is_real": r.is_real,
             "tokens_per_s": len(tokens) / seconds, "f0_corr": corr, "voicing_agreement": vuv,
-            "sim_resynthesis": similarity(x, y), "swap_to": other,
-            "sim_own_target": similarity(y, target_ref),
-            "sim_swap_target": similarity(swapped, target_ref), "sim_swap_source": similarity(swapped, x),
+            "sim_resynthesis": float(e_x @ e_y), "swap_to": other,
+            "sim_own_target": float(e_y @ e_target),
+            "sim_swap_target": float(e_swap @ e_target), "sim_swap_source": float(e_swap @ e_x),
             "encode_rtf": (t1 - t0) / seconds, "decode_rtf": (t2 - t1) / seconds,
         })
     return pd.DataFrame(out)

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE = 16000
+from slmlib.data.manifest import SAMPLE_RATE
+
 BLANK = 0
 
 

@@ -1,4 +1,4 @@
-"""Speaker similarity: cosine between resemblyzer d-vectors (its weights ship in the wheel).
+"""Speaker similarity: dot products of L2-normalised resemblyzer d-vectors (its weights ship in the wheel).
 
 seed-tts-eval's convention: similarity of generated audio to its reference. P1's SIM uses
 WavLM-Large; that path (a local model) is added with the judges.
@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from slmlib.data.manifest import SAMPLE_RATE
 
 
 @functools.lru_cache(maxsize=1)
@@ -20,18 +22,14 @@ def _encoder():
         return VoiceEncoder("cpu", verbose=False)
 
 
-def embed(wav: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+def embed(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """L2-normalised 256-d d-vector of a 16 kHz clip."""
-    if sample_rate != 16000:
+    if sample_rate != SAMPLE_RATE:
         raise ValueError(f"resemblyzer expects 16 kHz audio, got {sample_rate} Hz")
     from resemblyzer import preprocess_wav
 
-    x = preprocess_wav(np.asarray(wav, dtype=np.float32), source_sr=16000)
+    x = preprocess_wav(np.asarray(wav, dtype=np.float32), source_sr=SAMPLE_RATE)
     if len(x) < 1600:            # VAD trimmed (nearly) everything: use the raw clip
         x = np.asarray(wav, dtype=np.float32)
     return _encoder().embed_utterance(x)
 
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two clips' d-vectors."""
-    return float(np.dot(embed(a), embed(b)))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from slmlib.cache import StageCache
+from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.parallel import map_chunks, process_pool
 from slmlib.text.lexicon import open_class_words
 from slmlib.text.sentences import CLOSED_CLASSES, SentenceGenerator
@@ -42,7 +42,6 @@ class World:
     manifest: pd.DataFrame          # one row per utterance (see slmlib.data.manifest)
     lexicon: pd.DataFrame           # one row per checked word
     voices: pd.DataFrame            # one row per speaker / system
-    render_seconds: float           # wall time spent rendering in this call (0 if cached)
 
 
 # --- 1. lexicon ---------------------------------------------------------------------------
@@ -173,7 +172,7 @@ def render_rows(specs: list[UtteranceSpec], folder: Path) -> list[dict]:
             "system": "real" if spec.voice.is_real else spec.voice.name,
             "is_real": spec.voice.is_real, "emotion": spec.emotion, "split": spec.split,
             "faults": list(spec.faults), **{f"fault_{f}": f in spec.faults for f in FAULTS},
-            "duration": len(result.audio) / 16000, "n_words": len(spec.words),
+            "duration": len(result.audio) / SAMPLE_RATE, "n_words": len(spec.words),
             "word_times": result.word_times, "words_missing": result.words_missing,
             "phrasing_attempts": result.fault_detail.get("phrasing_attempts", 1),
             "audio_sha": digest,
@@ -215,7 +214,6 @@ def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2
         for role, voices in world_voices(lang, cfg, seed).items():
             voice_rows += [{**dataclasses.asdict(v), "role": role} for v in voices]
     shards = [specs[i:i + SHARD_SIZE] for i in range(0, len(specs), SHARD_SIZE)]
-    start = time.perf_counter()
     rows: list[dict] = []
     jobs = [(str(cache.root), cache.version, shard) for shard in shards]
     with process_pool(workers) as pool:
@@ -223,4 +221,4 @@ def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2
                          disable=not progress):
             rows += part
     return World(pd.DataFrame(rows), pd.concat(lexicons, ignore_index=True),
-                 pd.DataFrame(voice_rows), time.perf_counter() - start)
+                 pd.DataFrame(voice_rows))

@@ -14,11 +14,11 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.prosody import f0_contour, pyworld
 from slmlib.world.espeak import ESPEAK_SAMPLE_RATE, engine
 from slmlib.world.voices import EMOTION_RECIPES, Voice
 
-SAMPLE_RATE = 16000
 WORLD_FRAME_MS = 10.0   # 10 ms frames halve WORLD's cost against 5 ms; F0 edits stay smooth
 TARGET_RMS_DB = -23.0
 FAULTS = ("mispronounce", "drop", "loop", "truncate", "length")
@@ -43,7 +43,7 @@ class RenderResult:
     audio: np.ndarray               # float32, 16 kHz
     spoken: list[str]               # what was actually said, word by word (espeak spelling)
     word_times: list[float]         # onset of each spoken word, seconds
-    words_missing: int              # spoken words espeak did not report (silently dropped)
+    words_missing: int              # spoken words espeak reported no word event for
     fault_detail: dict = field(default_factory=dict)
 
 
