@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from slmlib.codec.config import CodecConfig
+from slmlib.judges.config import JudgesConfig
 from slmlib.world.config import WorldConfig
 
 
@@ -35,10 +36,12 @@ class Config:
     device: str = "cpu"           # "cpu" or "cuda"; the gpu profile sets "cuda"
     world: WorldConfig = field(default_factory=WorldConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
+    judges: JudgesConfig = field(default_factory=JudgesConfig)
 
 
 def _smoke() -> Config:
-    return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke())
+    return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
+                  judges=JudgesConfig.smoke())
 
 
 def _default() -> Config:

@@ -59,3 +59,24 @@ def tone_contours(contours: pd.DataFrame) -> plt.Figure:
                     kind="line", errorbar=("ci", 95), palette=PALETTE, height=3.2, aspect=1.2)
     g.set_axis_labels("normalised time in the syllable", "F0 (semitones re voice median)")
     return g.figure
+
+
+def loss_curves(logs: dict[str, list[dict]], title: str = "training loss") -> plt.Figure:
+    """Loss over steps, one line per run (e.g. per language), smoothed over 20 steps."""
+    df = pd.concat([pd.DataFrame(log).assign(run=name) for name, log in logs.items()])
+    df["smoothed"] = df.groupby("run")["loss"].transform(lambda s: s.rolling(20, min_periods=1).mean())
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    sns.lineplot(data=df, x="step", y="smoothed", hue="run", ax=ax)
+    ax.set(yscale="log", ylabel="loss (20-step mean)", title=title)
+    return fig
+
+
+def confusion(intended: pd.Series, predicted: pd.Series, labels: list[str],
+              title: str = "") -> plt.Figure:
+    """Row-normalised confusion matrix (rows: intended, columns: predicted)."""
+    table = pd.crosstab(pd.Categorical(intended, labels), pd.Categorical(predicted, labels),
+                        normalize="index", dropna=False)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, ax=ax, cbar=False)
+    ax.set(xlabel="predicted", ylabel="intended", title=title)
+    return fig

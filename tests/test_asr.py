@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from slmlib.judges.asr import ASR, ASRConfig, CharVocab, log_mel, train_asr
+from slmlib.judges.asr import ASR, ASRConfig, CharVocab, CTCRecognizer, choose_stride, log_mel, train_asr
 from slmlib.world.render import UtteranceSpec, render
 from slmlib.world.voices import synthetic_systems
 
 TEXTS = ["the dog will find a ball", "we should meet the old man", "they might hear music",
          "my friend could open this door", "a cat can see the red ball", "she would not swim today"]
-TINY = ASRConfig(conv_channels=64, hidden=64, layers=1, lr=3e-3, warmup_steps=20, steps=300)
+TINY = ASRConfig(conv_channels=64, hidden=64, layers=1, lr=3e-3, warmup_steps=20, steps=300, stride=2)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_vocab_and_features():
     with pytest.raises(ValueError, match="not in the recogniser's vocabulary"):
         vocab.encode("z")
     feats = log_mel(np.random.default_rng(0).normal(size=16000).astype(np.float32))
-    assert feats.shape == (101, 80) and torch.isfinite(feats).all()
+    assert feats.shape == (101, 40) and torch.isfinite(feats).all()
     with pytest.raises(ValueError, match="mono audio"):
         log_mel(np.zeros(10))
 
@@ -52,3 +52,18 @@ def test_save_load_and_determinism(trained, data, tmp_path):
     assert [r["loss"] for r in again.log] == [r["loss"] for r in same.log]
     with pytest.raises(ValueError, match="as many transcripts"):
         train_asr(wavs[:2], TEXTS[:1], TINY)
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_output_lengths_follow_the_stride(stride):
+    model = CTCRecognizer(ASRConfig(conv_channels=8, hidden=8, layers=1, stride=stride), 5)
+    lengths = torch.tensor([101, 57, 9])
+    logp, out = model(torch.zeros(3, 101, 40), lengths)
+    assert out.tolist() == [(n - 1) // stride + 1 for n in lengths.tolist()]
+    assert logp.shape[1] == out.max() and torch.allclose(logp.exp().sum(-1), torch.ones(()))
+
+
+def test_stride_leaves_room_for_every_character():
+    assert choose_stride(np.full(100, 12.0)) == 4      # Thai-like: 25 frames/s >= 1.6 x 12
+    assert choose_stride(np.full(100, 19.0)) == 3      # English-like
+    assert choose_stride(np.full(100, 30.0)) == 2

@@ -4,7 +4,8 @@ import pytest
 import soundfile as sf
 
 from slmlib.data import manifest as mf
-from slmlib.data.filter import filter_quality, filter_synthetic, has_loop, utterance_wer
+from slmlib.data.filter import filter_quality, filter_synthetic, has_loop
+from slmlib.metrics import utterance_wer
 
 
 def _rows(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,19 @@ def analyse_many(paths: list[str], cfg: CodecConfig, workers: int, aperiodicity:
     return map_chunks(_analyse_paths, paths, workers, cfg, aperiodicity)
 
 
+@dataclass(frozen=True)
+class FittedCodec:
+    codec: SpeechCodec
+    timbres: dict[str, SpeakerStats]   # every training speaker and system
+    seconds: float                     # the fit's compute time (when it ran, not when reused)
+    key: str                           # cache key: later stages that use the codec depend on it
+    folder: Path                       # save_pretrained folder, for other processes to load
+
+
 def fit_codec(manifest: pd.DataFrame, cfg: CodecConfig, cache: StageCache, workers: int,
-              per_voice: int = 40) -> tuple[SpeechCodec, dict[str, SpeakerStats], float]:
+              per_voice: int = 40) -> FittedCodec:
     """Fit one codec for all languages on up to ``per_voice`` training utterances of every
-    speaker and system; returns the codec, those voices' timbres and the fit's seconds."""
+    speaker and system."""
     sample = manifest[manifest.split == "train"].groupby("speaker").head(per_voice)
     params = {"codec": dataclasses.asdict(cfg), "utterances": sorted(sample.audio_sha)}
 
@@ -45,7 +55,8 @@ def fit_codec(manifest: pd.DataFrame, cfg: CodecConfig, cache: StageCache, worke
         return stats
 
     step = cache.run("codec.fit", params, compute)
-    return SpeechCodec.from_pretrained(step.path / "codec"), step.value, step.seconds
+    folder = step.path / "codec"
+    return FittedCodec(SpeechCodec.from_pretrained(folder), step.value, step.seconds, step.key, folder)
 
 
 def heldout_timbres(manifest: pd.DataFrame, codec: SpeechCodec, refs: int = 10

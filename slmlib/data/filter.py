@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jiwer
 import pandas as pd
 
+from slmlib.metrics import utterance_wer
 from slmlib.text.normalize import words_for_wer
 
 
@@ -24,15 +24,6 @@ class FilterConfig:
     duration_ratio: tuple[float, float] = (0.8, 1.5)
     loop_repeats: int = 3
     loop_max_ngram: int = 3
-
-
-def utterance_wer(reference: str, hypothesis: str, lang: str) -> float:
-    ref, hyp = words_for_wer(reference, lang), words_for_wer(hypothesis, lang)
-    if not ref:
-        raise ValueError("empty reference text: WER is undefined")
-    if not hyp:
-        return 1.0
-    return jiwer.process_words(" ".join(ref), " ".join(hyp)).wer
 
 
 def has_loop(words: list[str], repeats: int = 3, max_ngram: int = 3) -> bool:

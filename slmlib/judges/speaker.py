@@ -1,7 +1,8 @@
 """Speaker similarity: dot products of L2-normalised resemblyzer d-vectors (its weights ship in the wheel).
 
 seed-tts-eval's convention: similarity of generated audio to its reference. P1's SIM uses
-WavLM-Large; that path (a local model) is added with the judges.
+WavLM-Large's hidden layer 12, mean-pooled (not the WavLM-TDNN verification model):
+:class:`WavLMSimilarity` does that for a model on local disk (no downloads at run time).
 """
 from __future__ import annotations
 
@@ -33,3 +34,34 @@ def embed(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         x = np.asarray(wav, dtype=np.float32)
     return _encoder().embed_utterance(x)
 
+
+
+class WavLMSimilarity:
+    """P1's SIM (Eq. 26): cosine of mean-pooled WavLM hidden states of one layer."""
+
+    def __init__(self, model_path: str, layer: int = 12, device: str = "cpu"):
+        from transformers import AutoFeatureExtractor, WavLMModel
+
+        self.model = WavLMModel.from_pretrained(model_path).to(device).eval()
+        if not 0 <= layer <= self.model.config.num_hidden_layers:
+            raise ValueError(f"layer {layer} does not exist: {model_path} has "
+                             f"{self.model.config.num_hidden_layers} layers")
+        self.features = AutoFeatureExtractor.from_pretrained(model_path)
+        self.layer, self.device = layer, device
+
+    def embed(self, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """L2-normalised mean of layer ``self.layer`` (hidden_states[0] is the CNN output)."""
+        import torch
+
+        if sample_rate != self.features.sampling_rate:
+            raise ValueError(f"the WavLM model expects {self.features.sampling_rate} Hz audio, "
+                             f"got {sample_rate} Hz: resample first")
+        inputs = self.features(np.asarray(wav, dtype=np.float32), sampling_rate=sample_rate,
+                               return_tensors="pt").to(self.device)
+        with torch.no_grad():
+            hidden = self.model(**inputs, output_hidden_states=True).hidden_states[self.layer]
+        v = hidden[0].mean(0).float().cpu().numpy()
+        return v / (np.linalg.norm(v) + 1e-12)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(self.embed(a) @ self.embed(b))

@@ -10,7 +10,8 @@ Stages (each cached by :class:`slmlib.cache.StageCache`):
 
 Splits: ``train`` (training speakers and systems), ``dev`` (same voices, new texts),
 ``test`` (held-out real speakers and clean synthetic renderings of new texts) and ``judge``
-(training voices on texts of their own, for training the ASR/emotion judges).
+(training voices on texts of their own, for training the ASR/emotion judges; in a language
+without real training speech, real "judge speakers" who appear nowhere else).
 """
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ def world_voices(lang: str, cfg: WorldConfig, seed: int) -> dict[str, list[Voice
     return {
         "train": real_speakers(lang, cfg.n_real_speakers, cfg.real_rate_wpm, seed) if real else [],
         "heldout": real_speakers(lang, cfg.n_heldout_speakers, cfg.real_rate_wpm, seed, prefix="H"),
+        # A language without real training speech still needs real speech to train its judges
+        # on (P1 judges Lao with an ASR trained on real speech): these speakers say only the
+        # judge texts and never reach a spoken language model.
+        "judge": [] if real else real_speakers(lang, max(2, cfg.n_real_speakers // 2),
+                                               cfg.real_rate_wpm, seed, prefix="J"),
         "systems": synthetic_systems(lang, cfg.n_synthetic_systems, cfg.synthetic_rate_wpm,
                                      cfg.fault_scale, seed),
     }
@@ -143,9 +149,10 @@ def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: di
     for k, words in enumerate(texts["syn_train"]):
         add("train", words, voices["systems"][k % len(voices["systems"])], k, True)
     for split, faulty in (("dev", True), ("judge", True)):
+        speakers = voices["train"] or (voices["judge"] if split == "judge" else [])
         for k, words in enumerate(texts[split]):
-            if voices["train"]:
-                add(split, words, voices["train"][k % len(voices["train"])], k, False)
+            if speakers:
+                add(split, words, speakers[k % len(speakers)], k, False)
             add(split, words, voices["systems"][k % len(voices["systems"])], k, faulty)
     for k, words in enumerate(texts["test"]):
         if voices["heldout"]:

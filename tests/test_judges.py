@@ -1,0 +1,59 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from slmlib.judges.emotion import EmotionJudge, emo_align, emotion_features
+from slmlib.judges.speaker import WavLMSimilarity
+from slmlib.world.render import UtteranceSpec, render
+from slmlib.world.voices import real_speakers
+
+WORDS = [("the", "old", "man", "will", "open", "the", "door"),
+         ("we", "should", "meet", "my", "friend", "today"),
+         ("a", "small", "dog", "can", "find", "the", "red", "ball")]
+
+
+@pytest.fixture(scope="module")
+def expressive(espeak):
+    """Two speakers x three texts x (sad, surprised), with each speaker's register."""
+    rows = []
+    for voice in real_speakers("en", 2, (160, 180), 0):
+        for emotion in ("sad", "surprised"):
+            for i, words in enumerate(WORDS):
+                audio = render(UtteranceSpec(f"{voice.name}{emotion}{i}", "train", words, words,
+                                             voice, emotion, i)).audio
+                rows.append({"audio": audio, "text": " ".join(words), "emotion": emotion,
+                             "speaker": voice.name, "hz": 120.0 * voice.f0_ratio * voice.espeak_pitch / 50})
+    return rows
+
+
+def test_emotion_judge_separates_clear_emotions(expressive, tmp_path):
+    feats = pd.DataFrame([emotion_features(r["audio"], r["text"], r["hz"]) for r in expressive])
+    labels = [r["emotion"] for r in expressive]
+    assert np.isfinite(feats.to_numpy()).all()
+    judge = EmotionJudge.fit(feats, labels)
+    assert emo_align(list(judge.predict(feats)), labels) == 1.0
+    loaded = EmotionJudge.from_pretrained(judge.save_pretrained(tmp_path / "emo"))
+    assert list(loaded.predict(feats)) == list(judge.predict(feats))
+    assert loaded.classes == ["sad", "surprised"]
+    with pytest.raises(ValueError, match="lacks"):
+        judge.predict(feats.drop(columns="f0_std_st"))
+    with pytest.raises(FileNotFoundError):
+        EmotionJudge.from_pretrained(tmp_path)
+
+
+def test_wavlm_similarity_on_a_tiny_random_model(tmp_path, expressive):
+    from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
+
+    cfg = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                      conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8),
+                      num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    WavLMModel(cfg).save_pretrained(tmp_path / "wavlm")
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(tmp_path / "wavlm")
+    sim = WavLMSimilarity(str(tmp_path / "wavlm"), layer=2)
+    a, b = expressive[0]["audio"], expressive[-1]["audio"]
+    assert sim.similarity(a, a) == pytest.approx(1.0, abs=1e-5)
+    assert -1.0 <= sim.similarity(a, b) <= 1.0
+    with pytest.raises(ValueError, match="layer 12 does not exist"):
+        WavLMSimilarity(str(tmp_path / "wavlm"), layer=12)
+    with pytest.raises(ValueError, match="resample"):
+        sim.embed(a, sample_rate=22050)
