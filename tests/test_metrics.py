@@ -69,3 +69,19 @@ def test_prosody_measures(espeak):
     x = np.random.default_rng(1).normal(size=(300, 3))
     assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
     assert frechet_distance(x, x + 2.0) == pytest.approx(12.0, rel=1e-3)
+
+
+def test_naturalness_proxy_prefers_real_like_intelligible_speech():
+    import pandas as pd
+
+    from slmlib.judges.proxies import PROSODY_COLUMNS, naturalness_proxy, speaker_proxy
+
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(rng.normal(size=(400, len(PROSODY_COLUMNS))), columns=PROSODY_COLUMNS)
+    like = pd.DataFrame(rng.normal(size=(400, len(PROSODY_COLUMNS))), columns=PROSODY_COLUMNS)
+    flat = like * 0.2
+    good, bad = naturalness_proxy(like, real, 0.05), naturalness_proxy(flat, real, 0.05)
+    assert good["frechet_per_dim"] < 0.05 < bad["frechet_per_dim"]
+    assert good["naturalness_proxy"] > bad["naturalness_proxy"]
+    assert naturalness_proxy(like, real, 1.4)["naturalness_proxy"] == 0.0
+    assert speaker_proxy(np.array([0.8, 0.9])) == pytest.approx(0.85)

@@ -2,7 +2,7 @@
 import pytest
 
 from slmlib.cache import StageCache
-from slmlib.world.build import build_world, pool_sizes
+from slmlib.world.build import build_world, make_specs, pool_sizes
 from slmlib.world.config import WorldConfig
 
 TINY = WorldConfig(languages=("en", "lo"), real_languages=("en",), n_real_speakers=2,
@@ -45,3 +45,16 @@ def test_world_structure(worlds):
     assert all(not texts[x] & texts[y] for x in texts for y in texts if x < y)
     assert m.words_missing.sum() == 0
     assert (m.duration > 0.3).all()
+
+
+
+@pytest.mark.parametrize("lang", ["en", "lo"])
+def test_every_real_speaker_says_every_emotion_in_every_split(lang):
+    cfg = WorldConfig()
+    texts = {pool: [(f"w{i}",) * 4 for i in range(n)] for pool, n in pool_sizes(lang, cfg).items()}
+    specs = make_specs(lang, cfg, 0, texts, {f"w{i}": f"w{i}" for i in range(20000)})
+    emotions: dict[tuple[str, str], set[str]] = {}
+    for spec in specs:
+        if spec.voice.is_real:
+            emotions.setdefault((spec.split, spec.voice.name), set()).add(spec.emotion)
+    assert emotions and all(len(e) == len(cfg.emotions) for e in emotions.values()), emotions

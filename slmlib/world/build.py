@@ -131,11 +131,16 @@ def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: di
     voices = world_voices(lang, cfg, seed)
     specs: list[UtteranceSpec] = []
 
-    def add(split: str, words: tuple[str, ...], voice: Voice, k: int, faulty: bool) -> None:
+    def add(split: str, words: tuple[str, ...], voice: Voice, k: int, faulty: bool,
+            turn: int | None = None) -> None:
+        """``turn``: in splits that rotate over speakers, how many times the rotation came back
+        to this voice; the voice's emotions cycle with it (cycling with ``k`` there would give
+        each speaker only the emotions that k = i mod n speakers hits)."""
         utt_id = f"{split}-{voice.name}-{k:05d}"
         useed = _utt_seed(seed, utt_id)
         rng = np.random.default_rng(useed)
-        emotion = cfg.emotions[(k + int(voice.name[-2:], 36)) % len(cfg.emotions)] \
+        cycle = k if turn is None else turn
+        emotion = cfg.emotions[(cycle + int(voice.name[-2:], 36)) % len(cfg.emotions)] \
             if voice.is_real else "neutral"
         faults = tuple(f for f, p in voice.faults if faulty and rng.random() < p)
         specs.append(UtteranceSpec(utt_id, split, tuple(words),
@@ -152,11 +157,12 @@ def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: di
         speakers = voices["train"] or (voices["judge"] if split == "judge" else [])
         for k, words in enumerate(texts[split]):
             if speakers:
-                add(split, words, speakers[k % len(speakers)], k, False)
+                add(split, words, speakers[k % len(speakers)], k, False, k // len(speakers))
             add(split, words, voices["systems"][k % len(voices["systems"])], k, faulty)
     for k, words in enumerate(texts["test"]):
         if voices["heldout"]:
-            add("test", words, voices["heldout"][k % len(voices["heldout"])], k, False)
+            n = len(voices["heldout"])
+            add("test", words, voices["heldout"][k % n], k, False, k // n)
         add("test", words, voices["systems"][k % len(voices["systems"])], k, False)
     return specs
 
