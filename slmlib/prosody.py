@@ -58,18 +58,6 @@ def semitones(f0: np.ndarray, reference: float | None = None) -> np.ndarray:
     return 12 * np.log2(voiced / ref)
 
 
-def f0_stats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
-    """Per-utterance F0 mean (Hz), std and 5-95 % range (semitones), voiced share."""
-    _, f0 = f0_contour(audio, sample_rate)
-    st = semitones(f0)
-    if len(st) < 3:
-        return {"f0_mean_hz": np.nan, "f0_std_st": np.nan, "f0_range_st": np.nan,
-                "voiced_share": float(np.mean(f0 > 0))}
-    return {"f0_mean_hz": float(np.mean(f0[f0 > 0])), "f0_std_st": float(np.std(st)),
-            "f0_range_st": float(np.percentile(st, 95) - np.percentile(st, 5)),
-            "voiced_share": float(np.mean(f0 > 0))}
-
-
 def energy_db(audio: np.ndarray, frame_ms: float = FRAME_MS) -> np.ndarray:
     """Frame RMS in dB (25 ms windows), frames within 40 dB of the loudest only: P1's
     "energy std (dB)" is about speech, and pauses would dominate a plain frame average."""
@@ -103,6 +91,23 @@ def prosody_features(audio: np.ndarray, reference_hz: float | None = None,
             "f0_std_st": float(st.std()),
             "f0_range_st": float(np.percentile(st, 95) - np.percentile(st, 5)),
             "f0_shift_st": float(12 * np.log2(np.median(hz) / reference_hz)) if reference_hz else np.nan}
+
+
+def speaking_rate(text: str, seconds: float) -> float:
+    """Characters per second (normalised text, spaces not counted): comparable across Thai,
+    Lao and English, unlike words, which Thai and Lao do not delimit."""
+    from slmlib.text.normalize import normalise
+
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {seconds}")
+    return len(normalise(text).replace(" ", "")) / seconds
+
+
+def duration_ratio(generated_seconds: float, reference_seconds: float) -> float:
+    """Generated duration over the real recording's duration for the same text."""
+    if reference_seconds <= 0:
+        raise ValueError(f"reference duration must be positive, got {reference_seconds}")
+    return generated_seconds / reference_seconds
 
 
 def aligned_f0_agreement(generated: np.ndarray, reference: np.ndarray) -> dict[str, float]:

@@ -85,3 +85,12 @@ def test_naturalness_proxy_prefers_real_like_intelligible_speech():
     assert good["naturalness_proxy"] > bad["naturalness_proxy"]
     assert naturalness_proxy(like, real, 1.4)["naturalness_proxy"] == 0.0
     assert speaker_proxy(np.array([0.8, 0.9])) == pytest.approx(0.85)
+
+
+def test_rates_and_ratios():
+    from slmlib.prosody import duration_ratio, speaking_rate
+
+    assert speaking_rate("The dog, ran!", 2.0) == pytest.approx(4.0)     # "thedogran" / 2 s
+    assert duration_ratio(3.0, 2.0) == 1.5
+    with pytest.raises(ValueError, match="positive"):
+        speaking_rate("a", 0.0)

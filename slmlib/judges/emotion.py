@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from slmlib.data.manifest import SAMPLE_RATE
-from slmlib.prosody import energy_db, f0_contour, prosody_features
-from slmlib.text.normalize import normalise
+from slmlib.prosody import energy_db, f0_contour, prosody_features, speaking_rate
 
 PROSODY = ("f0_shift_st", "f0_std_st", "f0_range_st", "voiced_share", "energy_std_db")
 
@@ -35,7 +34,7 @@ def emotion_features(audio: np.ndarray, text: str, speaker_f0_hz: float) -> dict
     mfcc = librosa.feature.mfcc(y=np.asarray(audio, dtype=np.float32), sr=SAMPLE_RATE, n_mfcc=13,
                                 n_fft=400, hop_length=160)
     out = {k: p[k] for k in PROSODY}
-    out.update({"chars_per_s": len(normalise(text).replace(" ", "")) / p["duration"],
+    out.update({"chars_per_s": speaking_rate(text, p["duration"]),
                 "final_move_st": float(final), "loudness_db": float(np.mean(energy_db(audio)))})
     out.update({f"mfcc{i}_mean": float(v) for i, v in enumerate(mfcc.mean(1))})
     out.update({f"mfcc{i}_std": float(v) for i, v in enumerate(mfcc.std(1))})

@@ -127,19 +127,22 @@ def score_transcripts(rows: pd.DataFrame, hypotheses: list[str]) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
-def resynthesise(rows: pd.DataFrame, codec: SpeechCodec, timbres: dict[str, SpeakerStats],
-                 folder: Path) -> list[str]:
-    """Codec round trip of each row's clip with its speaker's timbre, written as FLAC."""
+def _resynthesise_chunk(items: list[tuple[str, str, SpeakerStats]], codec_folder: str) -> list[str]:
     from slmlib.world.render import write_flac
 
+    codec = SpeechCodec.from_pretrained(codec_folder)
+    for source, target, stats in items:
+        write_flac(Path(target), codec.decode(codec.encode(load_audio(source), stats), stats))
+    return [target for _, target, _ in items]
+
+
+def resynthesise(rows: pd.DataFrame, fitted: FittedCodec, timbres: dict[str, SpeakerStats],
+                 folder: Path, workers: int) -> list[str]:
+    """Codec round trip of each row's clip with its speaker's timbre, written as FLAC into
+    ``folder`` on ``workers`` processes; returns the new paths in row order."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for r in rows.itertuples():
-        stats = timbres[r.speaker]
-        path = folder / f"{r.id}.flac"
-        write_flac(path, codec.decode(codec.encode(load_audio(r.path), stats), stats))
-        paths.append(str(path))
-    return paths
+    items = [(r.path, str(folder / f"{r.id}.flac"), timbres[r.speaker]) for r in rows.itertuples()]
+    return map_chunks(_resynthesise_chunk, items, workers, str(fitted.folder))
 
 
 def transcribe(paths: list[str], langs: list[str], judges: ASRJudges, workers: int) -> list[str]:
@@ -166,7 +169,7 @@ def asr_test_scores(manifest: pd.DataFrame, judges: ASRJudges, fitted: FittedCod
     params = {"clips": sorted(test.audio_sha), "heldout_timbres": sorted(heldout)}
 
     def compute(folder: Path) -> pd.DataFrame:
-        resynth = resynthesise(test, fitted.codec, timbres, folder / "resynthesis")
+        resynth = resynthesise(test, fitted, timbres, folder / "resynthesis", workers)
         out = []
         for condition, paths in (("original", list(test.path)), ("resynthesis", resynth)):
             hyps = transcribe(paths, list(test.lang), judges, workers)
@@ -275,7 +278,7 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
                      f"{q.calibrated_cer:.3f} [{q.calibrated_low:.3f}, {q.calibrated_high:.3f}]")
         lines.append(line + ".")
     secs = asr_table.train_seconds.sum() + asr_table.data_seconds.sum()
-    lines.append(f"- The three recognisers took {secs / 60:.1f} CPU-minutes in all "
+    lines.append(f"- The {len(asr_table)} recognisers took {secs / 60:.1f} CPU-minutes in all "
                  f"(strides {dict(zip(asr_table.lang, asr_table.stride))}).")
     hit = (emotion.emotion == emotion.predicted).to_numpy()
     acc, lo, hi = bootstrap_ci(hit)

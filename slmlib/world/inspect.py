@@ -11,7 +11,7 @@ import pandas as pd
 from slmlib.cache import StageCache
 from slmlib.data.filter import filter_quality, filter_synthetic
 from slmlib.data.manifest import load_audio
-from slmlib.prosody import f0_contour, f0_stats
+from slmlib.prosody import f0_contour, prosody_features
 from slmlib.stats import ratio_ci
 from slmlib.text.g2p import THAI_TONE_NAMES
 from slmlib.world.config import WorldConfig
@@ -21,13 +21,14 @@ from slmlib.world.voices import real_speakers, synthetic_systems
 
 def f0_table(manifest: pd.DataFrame, cache: StageCache, per_group: int = 150, seed: int = 0
              ) -> pd.DataFrame:
-    """F0 statistics of up to ``per_group`` training utterances per language x real/synthetic."""
+    """Prosody measures (F0, energy) of up to ``per_group`` training utterances per language x
+    real/synthetic."""
     train = manifest[manifest.split == "train"]
     sample = train.sample(frac=1.0, random_state=seed).groupby(["lang", "is_real"]).head(per_group)
-    params = {"ids": sorted(sample.id), "sha": sorted(sample.audio_sha)}
+    params = {"ids": sorted(sample.id), "sha": sorted(sample.audio_sha), "measures": 2}
 
     def compute(folder) -> pd.DataFrame:
-        stats = [f0_stats(load_audio(p)) for p in sample.path]
+        stats = [prosody_features(load_audio(p)) for p in sample.path]
         return pd.concat([sample[["id", "lang", "is_real", "system", "speaker", "emotion"]]
                           .reset_index(drop=True), pd.DataFrame(stats)], axis=1)
 
