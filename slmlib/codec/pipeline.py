@@ -159,6 +159,6 @@ def findings(rt: pd.DataFrame, entropy: pd.DataFrame, fit_seconds: float) -> str
             r, y = g.set_index("kind").loc["real"], g.set_index("kind").loc["synthetic"]
             lines.append(f"- {lang}: H_p real {r.H_p:.2f} vs synthetic {y.H_p:.2f} bits; pitch-code "
                          f"entropy {r.H_pitch:.2f} vs {y.H_pitch:.2f} bits.")
-    lines.append(f"- Fitting the codec took {fit_seconds:.0f} s (WORLD analysis included). ASR CER "
-                 "on resynthesised speech needs the ASR judge (next part of this notebook).")
+    lines.append(f"- Fitting the codec took {fit_seconds:.0f} s (WORLD analysis included). What the "
+                 "round trip costs in intelligibility is measured with the ASR judges (section 9).")
     return "\n".join(lines)

@@ -166,19 +166,26 @@ def asr_test_scores(manifest: pd.DataFrame, judges: ASRJudges, fitted: FittedCod
     if per_group:
         test = test.groupby(["lang", "is_real"]).head(per_group)
     timbres = {**fitted.timbres, **heldout}
-    params = {"clips": sorted(test.audio_sha), "heldout_timbres": sorted(heldout)}
+    params = {"version": 2, "clips": sorted(test.audio_sha), "heldout_timbres": sorted(heldout)}
 
     def compute(folder: Path) -> pd.DataFrame:
         resynth = resynthesise(test, fitted, timbres, folder / "resynthesis", workers)
         out = []
         for condition, paths in (("original", list(test.path)), ("resynthesis", resynth)):
             hyps = transcribe(paths, list(test.lang), judges, workers)
-            rows = test[["id", "lang", "speaker", "is_real", "text"]].assign(path=paths)
+            # resyntheses are stored relative to the stage folder (a temporary name until the
+            # cache renames it into place) and resolved below
+            stored = paths if condition == "original" else [str(Path(p).relative_to(folder)) for p in paths]
+            rows = test[["id", "lang", "speaker", "is_real", "text"]].assign(path=stored)
             out.append(score_transcripts(rows, hyps).assign(condition=condition))
         return pd.concat(out, ignore_index=True)
 
     inputs = [fitted.key, *judges.keys.values()]
-    return cache.run("judges.asr_test", params, compute, inputs=inputs).value
+    step = cache.run("judges.asr_test", params, compute, inputs=inputs)
+    scores = step.value.copy()
+    resynthesised = scores.condition == "resynthesis"
+    scores.loc[resynthesised, "path"] = [str(step.path / p) for p in scores.path[resynthesised]]
+    return scores
 
 
 def summarise_asr(scores: pd.DataFrame) -> pd.DataFrame:
@@ -274,8 +281,8 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
             line += f"; {verdict} the 0.10 CER bar for held-out real speakers"
         if (lang, kind) in res.index:
             q = res.loc[(lang, kind)]
-            line += (f"; after the codec round trip CER {q.cer_mean:.3f}, calibrated +"
-                     f"{q.calibrated_cer:.3f} [{q.calibrated_low:.3f}, {q.calibrated_high:.3f}]")
+            line += (f"; after the codec round trip CER {q.cer_mean:.3f}, calibrated "
+                     f"{q.calibrated_cer:+.3f} [{q.calibrated_low:+.3f}, {q.calibrated_high:+.3f}]")
         lines.append(line + ".")
     secs = asr_table.train_seconds.sum() + asr_table.data_seconds.sum()
     lines.append(f"- The {len(asr_table)} recognisers took {secs / 60:.1f} CPU-minutes in all "

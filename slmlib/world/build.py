@@ -10,8 +10,8 @@ Stages (each cached by :class:`slmlib.cache.StageCache`):
 
 Splits: ``train`` (training speakers and systems), ``dev`` (same voices, new texts),
 ``test`` (held-out real speakers and clean synthetic renderings of new texts) and ``judge``
-(training voices on texts of their own, for training the ASR/emotion judges; in a language
-without real training speech, real "judge speakers" who appear nowhere else).
+(texts of their own, said by the synthetic systems and by real "judge speakers" who appear
+nowhere else, for training the ASR and emotion judges).
 """
 from __future__ import annotations
 
@@ -111,11 +111,10 @@ def world_voices(lang: str, cfg: WorldConfig, seed: int) -> dict[str, list[Voice
     return {
         "train": real_speakers(lang, cfg.n_real_speakers, cfg.real_rate_wpm, seed) if real else [],
         "heldout": real_speakers(lang, cfg.n_heldout_speakers, cfg.real_rate_wpm, seed, prefix="H"),
-        # A language without real training speech still needs real speech to train its judges
-        # on (P1 judges Lao with an ASR trained on real speech): these speakers say only the
-        # judge texts and never reach a spoken language model.
-        "judge": [] if real else real_speakers(lang, max(2, cfg.n_real_speakers // 2),
-                                               cfg.real_rate_wpm, seed, prefix="J"),
+        # Judge speakers say only the judge texts and never reach a spoken language model. A
+        # judge must read voices it has not met (P1's Whisper has heard millions), and a
+        # language without real training speech (Lao) still needs real speech for its judges.
+        "judge": real_speakers(lang, cfg.n_judge_speakers, cfg.real_rate_wpm, seed, prefix="J"),
         "systems": synthetic_systems(lang, cfg.n_synthetic_systems, cfg.synthetic_rate_wpm,
                                      cfg.fault_scale, seed),
     }
@@ -154,7 +153,7 @@ def make_specs(lang: str, cfg: WorldConfig, seed: int, texts: dict, spelling: di
     for k, words in enumerate(texts["syn_train"]):
         add("train", words, voices["systems"][k % len(voices["systems"])], k, True)
     for split, faulty in (("dev", True), ("judge", True)):
-        speakers = voices["train"] or (voices["judge"] if split == "judge" else [])
+        speakers = voices["judge"] if split == "judge" else voices["train"]
         for k, words in enumerate(texts[split]):
             if speakers:
                 add(split, words, speakers[k % len(speakers)], k, False, k // len(speakers))

@@ -23,6 +23,7 @@ class WorldConfig:
     real_languages: tuple[str, ...] = ("th", "en")     # Lao: no real speech, as in P1
     n_real_speakers: int = 16          # training speakers per real language
     n_heldout_speakers: int = 4        # real speakers seen only in the test split
+    n_judge_speakers: int = 24         # real speakers of the judge split only (24: every variant)
     n_synthetic_systems: int = 3       # per language (think MMS-TTS, Seamless, Typhoon)
     utts_per_real_speaker: int = 100   # training utterances per real speaker
     scaling_language: str = "th"       # the language of P1's scaling study (notebooks 01-03)
@@ -42,7 +43,8 @@ class WorldConfig:
 
     @classmethod
     def smoke(cls) -> "WorldConfig":
-        return cls(vocab_per_class=60, n_real_speakers=4, n_heldout_speakers=2, utts_per_real_speaker=6,
+        return cls(vocab_per_class=60, n_real_speakers=4, n_heldout_speakers=2, n_judge_speakers=2,
+                   utts_per_real_speaker=6,
                    synthetic_to_real=2.0, utts_synthetic_only=24,
                    n_dev_texts=6, n_test_texts=8, n_judge_texts=8)
 
