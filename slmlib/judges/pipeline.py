@@ -19,6 +19,7 @@ import pandas as pd
 
 from slmlib.cache import StageCache
 from slmlib.codec.analysis import SpeakerStats
+from slmlib.codec.config import CodecConfig
 from slmlib.codec.pipeline import FittedCodec
 from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
@@ -297,3 +298,39 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
                  f"{q['any fault']:.2f}, precision {q['precision (rejected that had a fault)']:.2f}, "
                  f"clean clips kept {q['clean clips kept']:.2f}.")
     return "\n".join(lines)
+
+
+def codec_variant_cer(manifest: pd.DataFrame, base: CodecConfig, variants: dict[str, dict],
+                      judges: ASRJudges, cache: StageCache, workers: int, per_speaker: int = 25,
+                      langs: tuple[str, ...] = ("th", "en")) -> pd.DataFrame:
+    """CER of held-out real speech after a round trip through codec variants (overrides of
+    ``base``, e.g. ``{"50/s": {"tokens_per_second": 50}}``), each fitted (cached) on the same
+    data and read by the same judges; the original recordings are the first row group."""
+    from slmlib.codec.pipeline import fit_codec, heldout_timbres
+    from slmlib.stats import bootstrap_ci
+
+    if not variants:
+        raise ValueError("give at least one codec variant, e.g. {'50/s': {'tokens_per_second': 50}}")
+    fitted = {name: fit_codec(manifest, dataclasses.replace(base, **ov), cache, workers)
+              for name, ov in variants.items()}
+    _, rows = heldout_timbres(manifest, next(iter(fitted.values())).codec)
+    rows = rows[rows.lang.isin(list(langs))].groupby("speaker").head(per_speaker)
+    keep = ["id", "lang", "speaker", "is_real", "text"]
+    out = []
+    conditions = {"original": list(rows.path)}
+    for name, f in fitted.items():
+        held, _ = heldout_timbres(manifest, f.codec)
+
+        def compute(folder: Path, f: FittedCodec = f, held: dict = held) -> int:
+            return len(resynthesise(rows, f, held, folder, workers))
+
+        step = cache.run("judges.codec_variant", {"clips": sorted(rows.audio_sha)}, compute,
+                         inputs=[f.key])
+        conditions[name] = [str(step.path / f"{i}.flac") for i in rows.id]
+    for name, paths in conditions.items():
+        scored = score_transcripts(rows[keep], transcribe(paths, list(rows.lang), judges, workers))
+        for lang, g in scored.groupby("lang"):
+            est, lo, hi = bootstrap_ci(g.cer)
+            out.append({"condition": name, "lang": lang, "cer": est, "cer_low": lo, "cer_high": hi,
+                        "clips": len(g)})
+    return pd.DataFrame(out).round(4)
