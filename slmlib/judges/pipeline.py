@@ -55,7 +55,7 @@ def _train_one(job: dict) -> dict:
 
     torch.set_num_threads(1)
     cache = StageCache(job["cache_root"], job["cache_version"])
-    rows, resynth, cfg = job["rows"], job["resynth"], job["cfg"]
+    rows, resynth = job["rows"], job["resynth"]
 
     def compute(folder: Path) -> dict:
         t0 = time.perf_counter()
@@ -75,9 +75,9 @@ def _train_one(job: dict) -> dict:
                 "train_seconds": time.perf_counter() - t0 - data_seconds,
                 "final_loss": float(np.mean([e["loss"] for e in asr.log[-20:]]))}
 
+    # the clips and the recogniser's config say everything: emotion settings must not retrain it
     params = {"version": ASR_VERSION, "lang": job["lang"], "asr": dataclasses.asdict(job["asr_cfg"]),
-              "clips": sorted(rows.audio_sha), "resynth": sorted(resynth.audio_sha),
-              "judges": dataclasses.asdict(cfg)}
+              "clips": sorted(rows.audio_sha), "resynth": sorted(resynth.audio_sha)}
     step = cache.run("judges.asr", params, compute, inputs=[job["codec_key"]])
     return {**step.value, "folder": str(step.path / "asr"), "key": step.key, "reused": step.reused}
 
@@ -98,7 +98,7 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
         rows, resynth = asr_training_rows(manifest, lang, cfg, seed)
         cps = rows.spoken_text.map(lambda t: len(normalise(t))) / rows.duration
         stride = cfg.asr_stride or choose_stride(cps.to_numpy())
-        jobs.append({"lang": lang, "rows": rows, "resynth": resynth, "cfg": cfg,
+        jobs.append({"lang": lang, "rows": rows, "resynth": resynth,
                      "asr_cfg": ASRConfig(stride=stride, steps=cfg.asr_steps, seed=seed),
                      "codec_folder": str(fitted.folder), "codec_key": fitted.key,
                      "timbres": fitted.timbres, "cache_root": str(cache.root),
