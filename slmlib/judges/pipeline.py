@@ -266,6 +266,14 @@ def emotion_test_scores(manifest: pd.DataFrame, judge: EmotionJudge, judge_key: 
     return cache.run("judges.emotion_test", params, compute, inputs=[judge_key]).value
 
 
+def cer_by(scores: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean CER of real test speech per language and ``column`` value (e.g. speaker, emotion),
+    as recorded and after the codec round trip: where a judge's or the codec's errors live."""
+    real = scores[scores.is_real]
+    return (real.groupby(["lang", column, "condition"]).cer.mean().unstack("condition")
+            .round(3).reset_index())
+
+
 def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.DataFrame,
              filter_quality: pd.DataFrame) -> str:
     """Closing lines about the judges, from this run's numbers, with the issue's bars."""
