@@ -41,15 +41,6 @@ def emotion_features(audio: np.ndarray, text: str, speaker_f0_hz: float) -> dict
     return out
 
 
-def speaker_f0(clips: list[np.ndarray]) -> float:
-    """A speaker's typical F0 (Hz): the median over the voiced frames of their clips."""
-    voiced = np.concatenate([f for f in (f0_contour(c)[1] for c in clips)])
-    voiced = voiced[voiced > 0]
-    if len(voiced) < 10:
-        raise ValueError("the speaker's reference clips have (almost) no voiced frames")
-    return float(np.median(voiced))
-
-
 @dataclass
 class EmotionJudge:
     """A fitted classifier and the feature names it expects, in order."""

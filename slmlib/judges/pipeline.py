@@ -25,7 +25,7 @@ from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
 from slmlib.judges.asr import ASR, ASRConfig, choose_stride, train_asr
 from slmlib.judges.config import JudgesConfig
-from slmlib.judges.emotion import EmotionJudge, emotion_features, speaker_f0
+from slmlib.judges.emotion import EmotionJudge, emotion_features
 from slmlib.metrics import error_rates
 from slmlib.parallel import map_chunks, process_pool
 from slmlib.text.normalize import normalise
