@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 from slmlib.codec.config import CodecConfig
 from slmlib.judges.config import JudgesConfig
+from slmlib.model.config import SLMConfig
+from slmlib.scaling.config import ScalingConfig
 from slmlib.world.config import WorldConfig
 
 
@@ -37,11 +39,13 @@ class Config:
     world: WorldConfig = field(default_factory=WorldConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
     judges: JudgesConfig = field(default_factory=JudgesConfig)
+    slm: SLMConfig = field(default_factory=SLMConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
 
 
 def _smoke() -> Config:
     return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
-                  judges=JudgesConfig.smoke())
+                  judges=JudgesConfig.smoke(), slm=SLMConfig.smoke(), scaling=ScalingConfig.smoke())
 
 
 def _default() -> Config:
@@ -49,11 +53,12 @@ def _default() -> Config:
 
 
 def _full() -> Config:
-    return Config(profile="full", world=WorldConfig.full())
+    return Config(profile="full", world=WorldConfig.full(), scaling=ScalingConfig.full())
 
 
 def _gpu() -> Config:
-    return Config(profile="gpu", device="cuda", num_workers=8, world=WorldConfig.full())
+    return Config(profile="gpu", device="cuda", num_workers=8, world=WorldConfig.full(),
+                  scaling=ScalingConfig.full())
 
 
 PROFILES: dict[str, typing.Callable[[], Config]] = {

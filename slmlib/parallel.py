@@ -14,10 +14,13 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
 def map_chunks(fn: Callable[..., list], items: Sequence, workers: int, *args: Any) -> list:
     """``fn(chunk, *args)`` on ``workers`` interleaved chunks of ``items`` in parallel; the
-    per-item results come back in the order of ``items``."""
+    per-item results come back in the order of ``items``. One worker runs in this process
+    (no pool), so a stage that already runs inside a worker process can call this."""
     workers = max(1, min(workers, len(items)))
     if not items:
         return []
+    if workers == 1:
+        return list(fn(list(items), *args))
     chunks = [list(items[i::workers]) for i in range(workers)]
     with process_pool(workers) as pool:
         parts = list(pool.map(fn, chunks, *[[a] * workers for a in args]))

@@ -80,3 +80,55 @@ def confusion(intended: pd.Series, predicted: pd.Series, labels: list[str],
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, ax=ax, cbar=False)
     ax.set(xlabel="predicted", ylabel="intended", title=title)
     return fig
+
+
+def metric_curves(table: pd.DataFrame, metrics: list[str], x: str = "alpha",
+                  references: dict[str, float] | None = None) -> plt.Figure:
+    """One panel per metric: the estimate over ``x`` with its 95 % CI band (columns
+    ``<m>``, ``<m>_low``, ``<m>_high``); ``references`` draws a dashed line per metric (e.g.
+    the ground-truth tokens' value)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        t = table.sort_values(x)
+        ax.plot(t[x], t[m], marker="o")
+        if f"{m}_low" in t:
+            ax.fill_between(t[x], t[f"{m}_low"], t[f"{m}_high"], alpha=0.25)
+        if references and m in references:
+            ax.axhline(references[m], ls="--", color="grey", label="ground-truth tokens")
+            ax.legend(fontsize=8)
+        ax.set_xlabel(x)
+        ax.set_title(m)
+    fig.tight_layout()
+    return fig
+
+
+def frontier(models: pd.DataFrame, x: str = "H_p", y: str = "wer") -> plt.Figure:
+    """P1 Fig. 4: each model as a point in the (H_p, WER) plane, coloured by alpha."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sns.scatterplot(data=models, x=x, y=y, hue="alpha", palette="viridis", s=60, ax=ax)
+    means = models.groupby("alpha")[[x, y]].mean().reset_index()
+    ax.plot(means[x], means[y], color="grey", lw=1)
+    for r in means.itertuples():
+        ax.annotate(f"{100 * r.alpha:.0f}%", (getattr(r, x), getattr(r, y)), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_title(f"{y} vs {x} (one point per model)")
+    return fig
+
+
+def mixture_entropy(curve: pd.DataFrame, measured: pd.DataFrame | None = None) -> plt.Figure:
+    """H(p_alpha) of the training tokens' mixture (P1 Eq. 4) with its maximum, and, when
+    given, the generated speech's H_p per alpha on a second axis."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot(curve.alpha, curve.H_mixture, label="H(p_alpha), training tokens")
+    star = curve.alpha.iloc[int(curve.H_mixture.to_numpy().argmax())]
+    ax.axvline(star, ls="--", color="grey", label=f"alpha* = {star:.2f}")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("bits")
+    if measured is not None:
+        ax2 = ax.twinx()
+        ax2.errorbar(measured.alpha, measured.H_p,
+                     yerr=[measured.H_p - measured.H_p_low, measured.H_p_high - measured.H_p],
+                     color="C1", marker="o", label="H_p of generated speech")
+        ax2.set_ylabel("H_p (bits), generated", color="C1")
+    ax.legend(loc="lower left", fontsize=8)
+    return fig

@@ -1,0 +1,46 @@
+"""The spoken language model's parameters (one frozen section of :class:`slmlib.config.Config`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SLMConfig:
+    """A Hugging Face causal LM over text characters, speech tokens and a few specials.
+
+    The default is a tiny Llama that trains at a few thousand tokens/s on one CPU core in bf16
+    autocast (measured in ../shared/ENVIRONMENT.md §5); ``model_name_or_path`` swaps in any
+    local HF causal LM (Qwen2.5-0.5B, ...) whose vocabulary is then extended.
+
+    Training is a fixed step budget (not a time limit, which would make runs differ with
+    machine load) with batches of ``batch_size`` sequences of similar length.
+    """
+
+    architecture: str = "llama"         # "llama" or "qwen2" (for the tiny config)
+    model_name_or_path: str = ""        # a local HF causal LM folder; "" = tiny random init
+    hidden_size: int = 256
+    layers: int = 4
+    heads: int = 4
+    intermediate_size: int = 768
+    max_positions: int = 512
+    steps: int = 400
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1           # the cosine schedule ends at lr * min_lr_ratio
+    warmup: int = 40
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    bf16: bool = True                   # autocast where the hardware supports bf16
+    prompt_prob: float = 0.3            # share of training sequences with a style prompt
+    prompt_seconds: float = 3.0         # prompt length cap (P1's SMOS reference is 3 s)
+    checkpoint_every: int = 200         # steps between resumable checkpoints
+    # generation
+    temperature: float = 0.9
+    top_p: float = 0.9
+    tokens_per_char: float = 4.0        # maximum speech tokens per text character (length cap)
+    generate_batch: int = 64
+
+    @classmethod
+    def smoke(cls) -> "SLMConfig":
+        return cls(hidden_size=64, layers=2, heads=2, intermediate_size=128, steps=30,
+                   batch_size=16, warmup=5, checkpoint_every=10, generate_batch=32)

@@ -1,0 +1,96 @@
+"""Batched speech-token generation with transformers' ``generate``.
+
+Two logits processors are the only additions: one allows only speech tokens and ``<eos>``
+(otherwise text characters leak into the speech, as the pilot saw), one ends each row at its
+own length cap (``tokens_per_char`` x its text length), so a looping row stops at a length
+tied to its text rather than at the longest text of the batch. Static KV cache, left padding.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from slmlib.model.vocab import SpeechVocab
+
+
+@dataclass(frozen=True)
+class Request:
+    lang: str
+    text: str
+    prompt: np.ndarray | None = None      # style prompt (speech tokens) or None (style off)
+
+
+class SpeechOnly:
+    """Logits processor: −inf on every id that is neither a speech token nor ``<eos>``."""
+
+    def __init__(self, vocab: SpeechVocab, size: int):
+        self.mask = torch.full((size,), -math.inf)
+        self.mask[vocab.speech_offset:vocab.size] = 0.0
+        self.mask[vocab.eos_id] = 0.0
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return scores + self.mask.to(scores.device, scores.dtype)
+
+
+class LengthCap:
+    """Logits processor: forces ``<eos>`` on rows that reached their own maximum length."""
+
+    def __init__(self, prompt_width: int, limits: list[int], eos_id: int):
+        self.prompt_width, self.eos_id = prompt_width, eos_id
+        self.limits = torch.tensor(limits)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        done = (input_ids.shape[1] - self.prompt_width) >= self.limits.to(scores.device)
+        if done.any():
+            scores = scores.clone()
+            scores[done] = -math.inf
+            scores[done, self.eos_id] = 0.0
+        return scores
+
+
+def max_speech_tokens(text: str, tokens_per_char: float) -> int:
+    return max(8, int(math.ceil(tokens_per_char * len(text))))
+
+
+@torch.inference_mode()
+def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, temperature: float,
+                    top_p: float, tokens_per_char: float, batch_size: int, seed: int,
+                    static_cache: bool = True) -> list[np.ndarray]:
+    """Codec tokens for each request, in order. ``temperature`` 0 means greedy decoding.
+
+    Requests are batched by prefix length (less left padding); the seed makes sampling
+    reproducible for the same requests, batch size and machine.
+    """
+    from transformers import LogitsProcessorList
+
+    if not requests:
+        return []
+    torch.manual_seed(seed)
+    prefixes = [vocab.prefix(r.lang, r.text, r.prompt) for r in requests]
+    order = np.argsort([len(p) for p in prefixes], kind="stable")
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(requests)
+    size = model.get_output_embeddings().weight.shape[0]
+    device = next(model.parameters()).device
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        width = max(len(prefixes[i]) for i in idx)
+        ids = torch.full((len(idx), width), vocab.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, i in enumerate(idx):
+            ids[row, width - len(prefixes[i]):] = torch.tensor(prefixes[i])
+            mask[row, width - len(prefixes[i]):] = 1
+        limits = [max_speech_tokens(requests[i].text, tokens_per_char) for i in idx]
+        processors = LogitsProcessorList([SpeechOnly(vocab, size),
+                                          LengthCap(width, limits, vocab.eos_id)])
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0} \
+            if temperature > 0 else {"do_sample": False}
+        generated = model.generate(
+            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max(limits) + 1,
+            logits_processor=processors, pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id,
+            cache_implementation="static" if static_cache else None, **sampling)
+        for row, i in enumerate(idx):
+            out[i] = vocab.speech_from_ids(generated[row, width:].cpu().numpy())
+    return out

@@ -1,0 +1,184 @@
+"""Build the SLM (a Hugging Face causal LM) and train it with accelerate.
+
+The loop is a plain accelerate loop (not ``transformers.Trainer``) because it must resume from
+the stage cache's checkpoints, bucket batches by length and stay comparable step for step
+across synthetic ratios; it is the loop of the accelerate docs plus those three things. The
+same code runs on CPU (bf16 autocast where the processor has bf16 units), one GPU, or several
+under ``accelerate launch``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slmlib.model.config import SLMConfig
+from slmlib.model.data import bucketed_batches, collate
+from slmlib.model.vocab import IGNORE, SpeechVocab
+
+CHECKPOINT = "checkpoint.pt"
+LOG_FILE = "train_log.json"
+
+
+class TrainingError(RuntimeError):
+    """Training that cannot go on (NaN loss, no data)."""
+
+
+def bf16_supported(device: str) -> bool:
+    """bf16 autocast pays off on GPUs with bf16 and CPUs with AVX512-BF16 or AMX."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cpu = torch.backends.cpu.get_cpu_capability()
+    return "AMX" in cpu or "AVX512" in cpu
+
+
+def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
+    """A tiny randomly initialised Llama/Qwen2, or a local pretrained causal LM whose embedding
+    matrix is resized to this vocabulary (new rows at the mean of the old ones)."""
+    import transformers
+
+    torch.manual_seed(seed)
+    if cfg.model_name_or_path:
+        path = Path(cfg.model_name_or_path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"model_name_or_path {path} is not a local folder; no model is "
+                                    "downloaded at run time, save one with save_pretrained first")
+        model = transformers.AutoModelForCausalLM.from_pretrained(path)
+        model.resize_token_embeddings(vocab.size, mean_resizing=True)
+    else:
+        kinds = {"llama": transformers.LlamaConfig, "qwen2": transformers.Qwen2Config}
+        if cfg.architecture not in kinds:
+            raise ValueError(f"architecture {cfg.architecture!r}: use one of {sorted(kinds)}")
+        config = kinds[cfg.architecture](
+            vocab_size=vocab.size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.layers,
+            num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+            intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_positions,
+            tie_word_embeddings=True)
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    model.config.pad_token_id = vocab.pad_id
+    model.config.bos_token_id = vocab.id("<bos>")
+    model.config.eos_token_id = vocab.eos_id
+    return model
+
+
+def target_logprobs(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities of each labelled next token, (B, T-1), and the mask of those positions.
+
+    The output layer runs only on positions whose next token carries a label: with a 13k-token
+    speech vocabulary the head is most of the compute, and text and prompt positions carry no
+    loss (the speech-only loss of the issue, computed without wasting the head on them).
+    """
+    hidden = model.get_decoder()(input_ids=batch["input_ids"],
+                                 attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    mask = targets != IGNORE
+    logits = model.get_output_embeddings()(hidden[:, :-1][mask]).float()
+    picked = logits.log_softmax(-1).gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)
+    out = torch.zeros(targets.shape, dtype=picked.dtype, device=picked.device)
+    out[mask] = picked
+    return out, mask
+
+
+def batch_schedule(lengths: np.ndarray, cfg: SLMConfig, seed: int) -> list[np.ndarray]:
+    """The batches of all ``cfg.steps`` steps, epoch after epoch: fixed by the seed, so a
+    resumed run sees exactly the batches an uninterrupted one would."""
+    if len(lengths) == 0:
+        raise TrainingError("no training examples")
+    rng = np.random.default_rng(seed)
+    batches: list[np.ndarray] = []
+    while len(batches) < cfg.steps:
+        batches += bucketed_batches(lengths, cfg.batch_size, rng)
+    return batches[:cfg.steps]
+
+
+def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg: SLMConfig,
+              seed: int, out: Path, resume_dir: Path | None = None, device: str = "cpu",
+              log_every: int = 10) -> list[dict]:
+    """Train for ``cfg.steps`` steps and save the model (``save_pretrained``) and vocabulary into
+    ``out``. With ``resume_dir``, a checkpoint is written there every ``cfg.checkpoint_every``
+    steps and picked up again by a rerun. Returns the log (step, loss, lr, tokens/s)."""
+    import transformers
+    from accelerate import Accelerator
+
+    acc = Accelerator(cpu=not device.startswith("cuda"),
+                      mixed_precision="bf16" if cfg.bf16 and bf16_supported(device) else "no")
+    model = build_model(cfg, vocab, seed)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, 0.98))
+    sched = transformers.get_cosine_with_min_lr_schedule_with_warmup(
+        opt, cfg.warmup, cfg.steps, min_lr_rate=cfg.min_lr_ratio)
+    model, opt, sched = acc.prepare(model, opt, sched)
+
+    lengths = np.array([len(ids) for ids, _ in examples])
+    batches = batch_schedule(lengths, cfg, seed)
+    start, log = 0, []
+    ckpt = resume_dir / CHECKPOINT if resume_dir else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        acc.unwrap_model(model).load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start, log = state["step"], state["log"]
+
+    model.train()
+    t0, tokens = time.perf_counter(), 0
+    for step in range(start, cfg.steps):
+        batch = collate([examples[i] for i in batches[step]], vocab.pad_id)
+        batch = {k: v.to(acc.device) for k, v in batch.items()}
+        with acc.autocast():
+            logp, mask = target_logprobs(model, batch)
+        loss = -logp.sum() / mask.sum()
+        if not torch.isfinite(loss):
+            raise TrainingError(f"loss became {loss.item()} at step {step}; lower the learning "
+                                f"rate (now {cfg.lr}) or raise warm-up; the last checkpoint is kept")
+        acc.backward(loss)
+        acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += int(batch["attention_mask"].sum())
+        if (step + 1) % log_every == 0 or step + 1 == cfg.steps:
+            seconds = time.perf_counter() - t0
+            log.append({"step": step + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0],
+                        "tokens_per_s": tokens / max(seconds, 1e-9)})
+            t0, tokens = time.perf_counter(), 0
+        if ckpt is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            _save_checkpoint(ckpt, acc.unwrap_model(model), opt, sched, step + 1, log)
+
+    out.mkdir(parents=True, exist_ok=True)
+    acc.unwrap_model(model).save_pretrained(out)
+    vocab.save_pretrained(out)
+    (out / LOG_FILE).write_text(json.dumps(log))
+    if ckpt is not None and ckpt.exists():
+        ckpt.unlink()
+    return log
+
+
+def _save_checkpoint(path: Path, model, opt, sched, step: int, log: list[dict]) -> None:
+    """Atomic: a run killed while writing keeps the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "step": step, "log": log}, tmp)
+    os.replace(tmp, path)
+
+
+def load_slm(folder: str | Path):
+    """(model in eval mode, vocabulary) from a folder ``train_slm`` wrote."""
+    import transformers
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    model.eval()
+    return model, SpeechVocab.from_pretrained(folder)
+
+
+def epochs(cfg: SLMConfig, n_examples: int) -> float:
+    """How many passes over the data the step budget makes."""
+    return cfg.steps * cfg.batch_size / max(n_examples, 1)

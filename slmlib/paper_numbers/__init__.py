@@ -1,0 +1,23 @@
+"""The papers' published numbers, one CSV per table, for side-by-side comparison only.
+
+They are read by notebooks and the report and never written into our results. Sources:
+P1 = arXiv 2605.27383 (ICML 2026): ``P1_table1`` is Table 1 (Thai scaling; WER and Rep in %,
+H_p in bits, NMOS/SMOS with 95 % CI half-widths), ``P1_table2`` is Table 2 (H_p validation:
+top- vs bottom-quartile H_p pairs at matched WER). See ../shared/papers/ for the full notes.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+
+def paper_table(name: str) -> pd.DataFrame:
+    """A published table by file name, e.g. ``paper_table("P1_table1")``."""
+    files = resources.files(__name__)
+    path = files / f"{name}.csv"
+    if not path.is_file():
+        known = sorted(p.name[:-4] for p in files.iterdir() if p.name.endswith(".csv"))
+        raise KeyError(f"no paper table {name!r}; known: {known}")
+    with resources.as_file(path) as p:
+        return pd.read_csv(p)

@@ -1,0 +1,42 @@
+"""The synthetic-scaling experiment's parameters (notebooks 01-02)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """P1 §2.1: real speech fixed, synthetic speech (after P1's filter) added until it makes up
+    a share alpha of all training speech; alpha = 100 % has no real speech at all.
+
+    Sizes follow P1's proportions. The real set is as large as the filtered synthetic pool
+    allows at the largest alpha below 100 % (P1: 300 h real, 1,200 h synthetic at 80 %), and
+    alpha = 100 % gets ``syn_at_100`` times that synthetic set (P1: 1,500 h / 1,200 h = 1.25),
+    capped by the pool. Synthetic subsets are nested (each alpha adds clips to the previous
+    one), so neighbouring alphas differ only by the added clips.
+
+    Budget rule: every model trains for the same number of steps (``slm.steps``), whatever its
+    data size, as P1 states one SFT budget; epochs therefore differ and are reported.
+    """
+
+    alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 0.67, 0.8, 1.0)
+    seeds: tuple[int, ...] = (0, 1)
+    syn_at_100: float = 1.25
+    eval_utterances: int = 160     # test clips of held-out real speakers judged per model (0 = all)
+    sample_seed: int = 0           # sampling seed of generation
+    filter: str = "judge"          # P1's filter with the ASR judge; "labels" (fault labels), "none"
+    # P1 keeps Thai clips with WER < 40 % by Whisper-large-v3. Our small judge reads *clean*
+    # synthetic Thai with a mean WER of 0.37 (Thai words are short and one wrong character
+    # fails the word), so 40 % would drop about half of the clean clips, which P1's filter is
+    # not meant to do. 60 % keeps most clean clips and still rejects most faulty ones; the
+    # notebook reports both rates against the world's fault labels.
+    filter_max_wer: float = 0.6
+
+    @classmethod
+    def smoke(cls) -> "ScalingConfig":
+        return cls(alphas=(0.0, 0.5, 1.0), seeds=(0,), eval_utterances=6, filter="labels")
+
+    @classmethod
+    def full(cls) -> "ScalingConfig":
+        return cls(alphas=(0.0, 0.03, 0.09, 0.15, 0.25, 0.4, 0.5, 0.6, 0.67, 0.8, 1.0),
+                   seeds=(0, 1, 2), eval_utterances=0)

@@ -1,0 +1,89 @@
+"""Mixtures over alpha, the erosion analysis and the paper-number tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from slmlib import erosion
+from slmlib.evaluate import summarise
+from slmlib.paper_numbers import paper_table
+from slmlib.scaling.data import mixtures
+
+
+def test_mixtures_follow_p1_proportions_and_nest():
+    real = [f"r{i}" for i in range(100)]
+    pool = [f"s{i}" for i in range(300)]
+    sets, sizes = mixtures(real, pool, (0.0, 0.5, 0.67, 0.8, 1.0), 1.25, seed=0)
+    s = sizes.set_index("alpha")
+    # the pool allows 300 synthetic at 80 %: 75 real
+    assert s.n_real[0.8] == 75 and s.n_synthetic[0.8] == 300
+    assert s.n_real[1.0] == 0 and s.n_synthetic[1.0] == 300          # capped by the pool
+    assert np.allclose(s.realised_alpha[[0.0, 0.5, 0.8, 1.0]], [0.0, 0.5, 0.8, 1.0])
+    syn = {a: [i for i in ids if i.startswith("s")] for a, ids in sets.items()}
+    assert set(syn[0.5]) <= set(syn[0.67]) <= set(syn[0.8])
+    assert {i for i in sets[0.0]} == {i for i in sets[0.8] if i.startswith("r")}
+    with pytest.raises(ValueError, match="empty"):
+        mixtures(real, [], (0.5,), 1.25, 0)
+    with pytest.raises(ValueError, match="alpha must lie"):
+        mixtures(real, pool, (1.5,), 1.25, 0)
+
+
+def test_mixture_entropy_is_concave_with_interior_maximum():
+    p_real = np.array([0.25, 0.25, 0.25, 0.25, 0.0])
+    p_syn = np.array([0.0, 0.0, 0.1, 0.1, 0.8])
+    curve = erosion.mixture_entropy(p_real, p_syn, np.linspace(0, 1, 51))
+    h = curve.H_mixture.to_numpy()
+    assert np.all(np.diff(h, 2) < 1e-9)                       # concave
+    a = erosion.predicted_alpha_star(curve)
+    assert 0 < a < 1
+    # Eq. 22: the derivative changes sign at the maximum
+    assert curve.dH_dalpha.iloc[0] > 0 > curve.dH_dalpha.iloc[-1]
+    assert erosion.entropy_bits(p_real) == pytest.approx(2.0)
+
+
+def _per_utt(rng, alphas=(0.0, 0.5, 1.0), seeds=(0, 1), n=12):
+    rows = []
+    for a in alphas:
+        for s in seeds:
+            for i in range(n):
+                tokens = rng.integers(0, 50 - int(40 * a), 30)
+                rows.append({"id": f"t{i}", "alpha": a, "seed": s, "silent": False,
+                             "tokens": tokens, "token_entropy": erosion.entropy_bits(
+                                 erosion.token_distribution([tokens], 50)),
+                             "wer": 0.8 - 0.5 * a + rng.normal(0, 0.02),
+                             "cer": 0.5 - 0.3 * a, "word_errors": 3, "ref_words": 5,
+                             "f0_std_hz": 30 - 10 * a + rng.normal(0, 1),
+                             "f0_range_hz": 90 - 20 * a, "f0_std_st": 3 - a, "f0_corr": 0.5,
+                             "f0_rmse_hz": 20.0, "energy_std_db": 6.0, "repetition": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_trends_and_hp_validation_read_the_data():
+    per_utt = _per_utt(np.random.default_rng(0))
+    models = erosion.per_model(per_utt)
+    assert len(models) == 6
+    t = erosion.trends(models).set_index("metric")
+    assert t.loc["wer", "rho"] < -0.8 and t.loc["H_p", "rho"] < -0.8
+    peak = erosion.measured_peak(models, "H_p")
+    assert peak["peak_alpha"] == 0.0 and not peak["interior"]
+    pairs = erosion.hp_validation_pairs(per_utt, wer_tolerance=0.1)
+    assert len(pairs) > 0
+    assert (pairs.wer_high - pairs.wer_low).abs().max() <= 0.1 + 1e-9
+    table = erosion.hp_validation_table(pairs).set_index("metric")
+    assert table.loc["token_entropy", "difference"] > 0
+    text = erosion.findings(erosion.trends(models), 0.3, [peak], table.reset_index(), models)
+    assert "WER falls as alpha rises: holds" in text
+
+
+def test_summarise_has_cis_and_pooled_entropy():
+    per_utt = _per_utt(np.random.default_rng(1), alphas=(0.0,), seeds=(0,))
+    s = summarise(per_utt, pd.Series(0.1, index=per_utt.id.unique()))
+    assert s["wer_low"] <= s["wer"] <= s["wer_high"]
+    assert s["H_p_low"] <= s["H_p"] <= s["H_p_high"]
+    assert s["calibrated_cer"] == pytest.approx(0.4)
+
+
+def test_paper_tables_load():
+    t1 = paper_table("P1_table1")
+    assert len(t1) == 10 and t1.alpha.is_monotonic_increasing
+    with pytest.raises(KeyError, match="known"):
+        paper_table("P9_table1")
