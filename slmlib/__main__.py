@@ -1,4 +1,5 @@
-"""Command line: ``python -m slmlib run --profile default [--only 01,02] [-p key=value ...]``."""
+"""Command line: ``python -m slmlib run --profile default [--only 01,02] [-p key=value ...]``,
+``python -m slmlib publish --profile default`` (results to ``outputs/reference/``)."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--dest", type=Path, required=True)
     prep.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
 
+    pub = sub.add_parser("publish", help="copy a run's small results to outputs/reference/<profile>")
+    pub.add_argument("--profile", default="default")
+
     show = sub.add_parser("config", help="print a profile's resolved config")
     show.add_argument("--profile", default="default")
     show.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
@@ -47,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config":
             import json
             print(json.dumps(json.loads(canonical_json(load_config(args.profile, overrides))), indent=1))
+        elif args.command == "publish":
+            files = runner.publish_reference(args.profile)
+            print(f"{len(files)} files in {paths.outputs_root() / 'reference' / args.profile}")
         elif args.command == "prepare":
             for path in runner.prepare_notebooks(args.profile, args.dest, overrides):
                 print(path)

@@ -114,3 +114,38 @@ def report_location(profile: str) -> Path:
     """The report of a run: notebook 06's HTML when it exists, else the run log."""
     report = paths.profile_dir(profile) / "report" / "report.html"
     return report if report.exists() else paths.profile_dir(profile) / "run_log.json"
+
+
+PUBLISHED = (".csv", ".json", ".png", ".md")
+
+
+def publish_reference(profile: str, dest: Path | None = None, max_file_mb: float = 1.0,
+                      max_notebook_mb: float = 5.0) -> list[Path]:
+    """Copy a run's small results (CSV, JSON, PNG; no Parquet duplicates, no audio) and its
+    executed notebooks into ``outputs/reference/<profile>/`` for committing, so a reader sees
+    results before running anything. Files over the size caps are skipped and listed."""
+    import shutil
+
+    src = paths.profile_dir(profile)
+    if not src.exists():
+        raise FileNotFoundError(f"no outputs for profile {profile!r} at {src}: run it first")
+    dest = dest or paths.outputs_root() / "reference" / profile
+    if dest.exists():
+        shutil.rmtree(dest)
+    copied, skipped = [], []
+    for f in sorted(src.rglob("*")):
+        if not f.is_file():
+            continue
+        cap = max_notebook_mb if f.suffix == ".ipynb" else max_file_mb
+        if f.suffix not in (*PUBLISHED, ".ipynb") or f.name.startswith("."):
+            continue
+        if f.stat().st_size > cap * 1e6:
+            skipped.append(f)
+            continue
+        target = dest / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+        copied.append(target)
+    if skipped:
+        print("not published (over the size cap): " + ", ".join(str(s.relative_to(src)) for s in skipped))
+    return copied

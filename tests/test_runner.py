@@ -65,3 +65,19 @@ def test_cli_rejects_an_unknown_profile_with_the_list():
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "smoke, default, full, gpu" in proc.stderr
+
+
+def test_publish_copies_small_results_only(outputs):
+    from slmlib import paths
+    from slmlib.runner import publish_reference
+
+    src = paths.profile_dir("smoke")
+    (src / "01_x").mkdir(parents=True)
+    (src / "01_x" / "table.csv").write_text("a,b\n1,2\n")
+    (src / "01_x" / "table.parquet").write_bytes(b"PAR1")
+    (src / "01_x" / "big.png").write_bytes(b"0" * 2_000_000)
+    (src / "01_x" / "clip.flac").write_bytes(b"fLaC")
+    copied = publish_reference("smoke")
+    names = sorted(p.name for p in copied)
+    assert names == ["table.csv"]
+    assert (paths.outputs_root() / "reference" / "smoke" / "01_x" / "table.csv").exists()

@@ -1,0 +1,143 @@
+"""SLM throughput: slmlib's training step and generation against plain transformers, same run.
+
+* training: slmlib's step (accelerate, bf16 autocast where supported, loss through the output
+  layer on speech positions only) vs a plain loop (``model(**batch).loss`` under the same
+  autocast) on the same model, batches and data: tokens/s and their ratio;
+* padding: length-bucketed batches vs random batches of the same size: padding waste and
+  effective (non-padding) tokens/s;
+* generation: ``slmlib.model.generate.generate_speech`` (length-sorted batches of 64, static KV
+  cache) vs ``model.generate`` at batch 8 with its defaults (dynamic cache), both greedy and with
+  the same speech-only and length processors: tokens/s, ratio, and whether outputs are identical.
+
+Sequences have the default world's shape (Thai: ~27 characters, ~60 speech tokens of a 13,312-
+token codec vocabulary, a 3-s prompt on 30 %). Merges into bench/results.json.
+Usage: .venv/bin/python bench/bench_slm.py [--steps 8] [--requests 64] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slmlib.model.config import SLMConfig
+from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
+from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
+from slmlib.model.train import bf16_supported, build_model, target_logprobs
+from slmlib.model.vocab import SpeechVocab
+
+RESULTS = Path(__file__).with_name("results.json")
+N_SPEECH = 1024 * 13
+
+
+def _data(n: int, seed: int = 0) -> tuple[SpeechVocab, list[Utterance]]:
+    rng = np.random.default_rng(seed)
+    letters = [chr(c) for c in range(0x0E01, 0x0E2F)]
+    vocab = SpeechVocab.build(["".join(letters)], ["th"], N_SPEECH)
+    utts = []
+    for i in range(n):
+        chars = int(rng.integers(12, 45))
+        text = "".join(rng.choice(letters, chars))
+        utts.append(Utterance("th", text, f"s{i % 16}", rng.integers(0, N_SPEECH, int(chars * 2.3))))
+    return vocab, utts
+
+
+def _train_tokens_per_s(model, opt, batches, examples, pad_id, ours: bool, bf16: bool) -> float:
+    tokens, start = 0, time.perf_counter()
+    for b in batches:
+        batch = collate([examples[i] for i in b], pad_id)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if ours:
+                logp, mask = target_logprobs(model, batch)
+                loss = -logp.sum() / mask.sum()
+            else:
+                loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += int(batch["input_ids"].numel())
+    return tokens / (time.perf_counter() - start)
+
+
+def _padding(batches, lengths) -> float:
+    total = sum(lengths[b].max() * len(b) for b in batches)
+    return 1.0 - sum(lengths[b].sum() for b in batches) / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = SLMConfig()
+    bf16 = cfg.bf16 and bf16_supported("cpu")
+    vocab, utts = _data(cfg.batch_size * 50)
+    examples = encode_examples(vocab, with_prompts(utts, cfg.prompt_prob, 75, 0))
+    lengths = np.array([len(x) for x, _ in examples])
+    rng = np.random.default_rng(0)
+    bucketed = bucketed_batches(lengths, cfg.batch_size, rng)[: args.steps]
+    random = [rng.permutation(len(lengths))[: cfg.batch_size] for _ in range(args.steps)]
+    model = build_model(cfg, vocab, 0)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    _train_tokens_per_s(model, opt, random[:2], examples, vocab.pad_id, True, bf16)   # warm-up
+    plain = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, False, bf16)
+    ours = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, True, bf16)
+    ours_bucketed = _train_tokens_per_s(model, opt, bucketed, examples, vocab.pad_id, True, bf16)
+    waste_random, waste_bucketed = _padding(random, lengths), _padding(bucketed, lengths)
+    training = {
+        "threads": args.threads, "bf16": bf16, "batch": cfg.batch_size, "steps": args.steps,
+        "plain_tokens_per_s": round(plain), "slmlib_tokens_per_s": round(ours),
+        "ratio_slmlib_vs_plain": round(ours / plain, 2),
+        "padding_waste_random": round(waste_random, 3),
+        "padding_waste_bucketed": round(waste_bucketed, 3),
+        "effective_tokens_per_s_random": round(ours * (1 - waste_random)),
+        "effective_tokens_per_s_bucketed": round(ours_bucketed * (1 - waste_bucketed)),
+        "ratio_effective_bucketed_vs_random": round(
+            ours_bucketed * (1 - waste_bucketed) / (ours * (1 - waste_random)), 2),
+    }
+    print(json.dumps(training, indent=1), flush=True)
+
+    model.eval()
+    requests = [Request("th", u.text) for u in utts[: args.requests]]
+    start = time.perf_counter()
+    fast = generate_speech(model, vocab, requests, temperature=0.0, top_p=1.0,
+                           tokens_per_char=cfg.tokens_per_char, batch_size=cfg.generate_batch, seed=0)
+    ours_s = time.perf_counter() - start
+    from transformers import LogitsProcessorList
+
+    size = model.get_output_embeddings().weight.shape[0]
+    plain_out, start = [], time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(requests), 8):
+            part = requests[i:i + 8]
+            prefixes = [vocab.prefix(r.lang, r.text) for r in part]
+            width = max(map(len, prefixes))
+            ids = torch.tensor([[vocab.pad_id] * (width - len(p)) + p for p in prefixes])
+            mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(p) for p in prefixes])[:, None]).long()
+            limits = [max_speech_tokens(r.text, cfg.tokens_per_char) for r in part]
+            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                                 max_new_tokens=max(limits) + 1, pad_token_id=vocab.pad_id,
+                                 eos_token_id=vocab.eos_id, logits_processor=LogitsProcessorList(
+                                     [SpeechOnly(vocab, size), LengthCap(width, limits, vocab.eos_id)]))
+            plain_out += [vocab.speech_from_ids(row[width:].numpy()) for row in out]
+    plain_s = time.perf_counter() - start
+    n_tokens = sum(len(x) + 1 for x in fast)
+    generation = {"requests": len(requests), "generated_tokens": n_tokens,
+                  "plain_generate_batch8_tokens_per_s": round(n_tokens / plain_s),
+                  "slmlib_tokens_per_s": round(n_tokens / ours_s),
+                  "ratio_slmlib_vs_plain": round(plain_s / ours_s, 2),
+                  "identical_greedy_outputs": all(np.array_equal(a, b) for a, b in zip(fast, plain_out))}
+    print(json.dumps(generation, indent=1))
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, "slm_training": training, "slm_generation": generation},
+                                  indent=1))
+
+
+if __name__ == "__main__":
+    main()
