@@ -1,0 +1,143 @@
+"""Direct preference optimisation over speech-token sequences, with weighted preference sets.
+
+Written here rather than with trl's DPOTrainer because DGSA mixes two preference sets with
+weights that depend on alpha (lambda_s, lambda_e), and the reduction (sum vs mean per token)
+and an optional SFT term must be parameters; trl's trainer has neither per-set weights nor a
+mean reduction. The loss is the standard one: -log sigmoid(beta * (Δ_chosen - Δ_rejected)),
+Δ = log pi_theta(y|x) - log pi_ref(y|x) (Rafailov et al. 2023; P1 Eq. 8-14).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from slmlib.align.config import AlignConfig
+from slmlib.model.data import collate
+from slmlib.model.train import TrainingError, bf16_supported, target_logprobs
+from slmlib.model.vocab import SpeechVocab
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One preference: for this text (and optional prompt), ``chosen`` beats ``rejected``."""
+
+    lang: str
+    text: str
+    chosen: np.ndarray
+    rejected: np.ndarray
+    group: str = "default"                # preference set (DGSA: "stab" or "expr")
+    prompt: np.ndarray | None = None
+
+
+def sequence_logprobs(model, vocab: SpeechVocab, pairs: list[Pair], which: str,
+                      reduction: str) -> torch.Tensor:
+    """log pi(y|x) of each pair's ``chosen`` or ``rejected`` sequence (speech tokens + <eos>),
+    summed or averaged over its tokens."""
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    examples = [vocab.training_example(p.lang, p.text, getattr(p, which), p.prompt) for p in pairs]
+    batch = collate(examples, vocab.pad_id)
+    device = next(model.parameters()).device
+    logp, mask = target_logprobs(model, {k: v.to(device) for k, v in batch.items()})
+    total = logp.sum(-1)
+    return total if reduction == "sum" else total / mask.sum(-1)
+
+
+def dpo_terms(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
+              ref_rejected: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    """Per-pair loss, implicit rewards and margin (the diagnostics trl logs)."""
+    chosen = beta * (policy_chosen - ref_chosen)
+    rejected = beta * (policy_rejected - ref_rejected)
+    return {"loss": -F.logsigmoid(chosen - rejected), "reward_chosen": chosen,
+            "reward_rejected": rejected, "margin": chosen - rejected}
+
+
+def dgsa_weights(alpha: float, alpha_star: float = 0.5) -> dict[str, float]:
+    """P1's dynamic weights: lambda_e = max(0, (alpha - alpha*) / (1 - alpha*)), lambda_s = 1 - lambda_e."""
+    if not 0 <= alpha_star < 1:
+        raise ValueError(f"alpha* must lie in [0, 1), got {alpha_star}")
+    expr = max(0.0, (alpha - alpha_star) / (1 - alpha_star))
+    return {"stab": 1.0 - expr, "expr": expr}
+
+
+@torch.no_grad()
+def reference_logprobs(model, vocab: SpeechVocab, pairs: list[Pair], reduction: str,
+                       batch_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frozen reference policy's log-probabilities of every chosen and rejected sequence,
+    computed once before training (the reference never changes)."""
+    model.eval()
+    chosen, rejected = [], []
+    for i in range(0, len(pairs), batch_pairs):
+        part = pairs[i:i + batch_pairs]
+        chosen.append(sequence_logprobs(model, vocab, part, "chosen", reduction).float().cpu())
+        rejected.append(sequence_logprobs(model, vocab, part, "rejected", reduction).float().cpu())
+    return torch.cat(chosen).numpy(), torch.cat(rejected).numpy()
+
+
+def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, float],
+              cfg: AlignConfig, seed: int, out: Path, device: str = "cpu",
+              log_every: int = 5) -> list[dict]:
+    """Start from the SFT model in ``sft_folder`` (also the frozen reference), minimise
+    sum_g weights[g] * DPO(pairs of group g) (+ ``cfg.sft_weight`` * NLL of chosen), save the
+    policy to ``out``; returns the log with per-group rewards, margins and accuracies."""
+    import transformers
+
+    from slmlib.model.train import load_slm
+
+    if not pairs:
+        raise TrainingError("no preference pairs")
+    unknown = sorted({p.group for p in pairs} - set(weights))
+    if unknown:
+        raise ValueError(f"no weight for preference sets {unknown}; weights: {weights}")
+    torch.manual_seed(seed)
+    policy, vocab = load_slm(sft_folder)
+    reference, _ = load_slm(sft_folder)
+    policy.to(device)
+    reference.to(device)
+    ref_c, ref_r = reference_logprobs(reference, vocab, pairs, cfg.reduction, cfg.batch_pairs)
+    del reference
+    policy.train()
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=0.0)
+    sched = transformers.get_cosine_schedule_with_warmup(opt, cfg.warmup, cfg.steps)
+    autocast = cfg.bf16 and bf16_supported(device)
+    rng = np.random.default_rng(seed)
+    group_w = torch.tensor([weights[p.group] for p in pairs])
+    log = []
+    for step in range(cfg.steps):
+        idx = rng.choice(len(pairs), size=min(cfg.batch_pairs, len(pairs)), replace=False)
+        part = [pairs[i] for i in idx]
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=autocast):
+            pc = sequence_logprobs(policy, vocab, part, "chosen", cfg.reduction).float()
+            pr = sequence_logprobs(policy, vocab, part, "rejected", cfg.reduction).float()
+        terms = dpo_terms(pc, pr, torch.from_numpy(ref_c[idx]).to(pc.device),
+                          torch.from_numpy(ref_r[idx]).to(pc.device), cfg.beta)
+        w = group_w[idx].to(pc.device)
+        loss = (w * terms["loss"]).sum() / w.sum().clamp_min(1e-9)
+        if cfg.sft_weight:
+            loss = loss - cfg.sft_weight * pc.mean()
+        if not torch.isfinite(loss):
+            raise TrainingError(f"DPO loss became {loss.item()} at step {step}; lower lr ({cfg.lr})")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if (step + 1) % log_every == 0 or step + 1 == cfg.steps:
+            entry = {"step": step + 1, "loss": loss.item()}
+            for g in sorted({part[i].group for i in range(len(part))}):
+                m = torch.tensor([p.group == g for p in part])
+                entry.update({f"{g}/reward_chosen": terms["reward_chosen"][m].mean().item(),
+                              f"{g}/reward_rejected": terms["reward_rejected"][m].mean().item(),
+                              f"{g}/margin": terms["margin"][m].mean().item(),
+                              f"{g}/accuracy": (terms["margin"][m] > 0).float().mean().item()})
+            log.append(entry)
+    out.mkdir(parents=True, exist_ok=True)
+    policy.save_pretrained(out)
+    vocab.save_pretrained(out)
+    (out / "dpo_log.json").write_text(json.dumps(log))
+    return log

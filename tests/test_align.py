@@ -1,0 +1,65 @@
+"""DPO machinery shared by DGSA and TDSC."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from slmlib.align.config import AlignConfig
+from slmlib.align.dpo import Pair, dgsa_weights, dpo_terms, sequence_logprobs, train_dpo
+from slmlib.model.config import SLMConfig
+from slmlib.model.data import Utterance, encode_examples, with_prompts
+from slmlib.model.train import load_slm, train_slm
+from slmlib.model.vocab import SpeechVocab
+
+
+def test_dgsa_weights_follow_p1():
+    assert dgsa_weights(0.8) == pytest.approx({"stab": 0.4, "expr": 0.6})
+    assert dgsa_weights(0.5) == {"stab": 1.0, "expr": 0.0}       # reduces to stability only
+    assert dgsa_weights(0.3)["expr"] == 0.0
+    assert dgsa_weights(1.0)["expr"] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        dgsa_weights(0.8, alpha_star=1.0)
+
+
+def test_dpo_terms_at_the_reference_are_log2():
+    x = torch.tensor([-5.0, -7.0])
+    t = dpo_terms(x, x - 1, x, x - 1, beta=0.1)
+    assert torch.allclose(t["loss"], torch.full((2,), math.log(2)))
+    t = dpo_terms(x + 1, x - 1, x, x, beta=0.1)
+    assert (t["margin"] > 0).all() and (t["loss"] < math.log(2)).all()
+
+
+@pytest.fixture(scope="module")
+def sft(tmp_path_factory):
+    vocab = SpeechVocab.build(["abcde "], ["en"], 30)
+    rng = np.random.default_rng(0)
+    utts = []
+    for i in range(32):
+        text = "".join(rng.choice(list("abcde"), 5))
+        utts.append(Utterance("en", text, "s0", np.array([(ord(c) * 3) % 30 for c in text])))
+    cfg = SLMConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64, steps=20,
+                    batch_size=8, warmup=2, lr=5e-3, bf16=False)
+    folder = tmp_path_factory.mktemp("sft")
+    train_slm(encode_examples(vocab, with_prompts(utts, 0.0, 4, 0)), vocab, cfg, 0, folder)
+    return folder, vocab, utts
+
+
+def test_reductions_and_training_moves_margins(sft, tmp_path):
+    folder, vocab, utts = sft
+    rng = np.random.default_rng(1)
+    pairs = [Pair("en", u.text, u.tokens, rng.integers(0, 30, len(u.tokens)),
+                  group="stab" if i % 2 else "expr") for i, u in enumerate(utts[:16])]
+    model, _ = load_slm(folder)
+    s = sequence_logprobs(model, vocab, pairs[:4], "chosen", "sum")
+    m = sequence_logprobs(model, vocab, pairs[:4], "chosen", "mean")
+    lengths = torch.tensor([len(p.chosen) + 1 for p in pairs[:4]], dtype=torch.float)
+    assert torch.allclose(s / lengths, m, atol=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        sequence_logprobs(model, vocab, pairs[:1], "chosen", "max")
+    cfg = AlignConfig(steps=15, batch_pairs=8, lr=1e-3, warmup=1, bf16=False)
+    log = train_dpo(folder, pairs, {"stab": 0.5, "expr": 0.5}, cfg, 0, tmp_path / "dpo", log_every=1)
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert log[-1]["stab/margin"] > 0 and log[-1]["expr/accuracy"] > 0.5
+    with pytest.raises(ValueError, match="no weight"):
+        train_dpo(folder, pairs, {"stab": 1.0}, cfg, 0, tmp_path / "x")
