@@ -63,3 +63,24 @@ def test_reductions_and_training_moves_margins(sft, tmp_path):
     assert log[-1]["stab/margin"] > 0 and log[-1]["expr/accuracy"] > 0.5
     with pytest.raises(ValueError, match="no weight"):
         train_dpo(folder, pairs, {"stab": 1.0}, cfg, 0, tmp_path / "x")
+
+
+def test_dgsa_pairs_prefer_the_recording_and_never_prompt_with_it(sft):
+    from slmlib.align.dgsa import dgsa_pairs, style_prompts
+
+    folder, vocab, utts = sft
+    utts = [Utterance(u.lang, u.text, f"s{i % 2}", u.tokens) for i, u in enumerate(utts[:8])]
+    prompts = style_prompts(utts, 3, seed=0)
+    for i, (u, p) in enumerate(zip(utts, prompts)):
+        same = [v for j, v in enumerate(utts) if j != i and v.speaker == u.speaker]
+        assert any(np.array_equal(p, v.tokens[:3]) for v in same)
+    other = style_prompts(utts, 3, seed=0, random_speaker=True)
+    for i, (u, p) in enumerate(zip(utts, other)):
+        assert any(np.array_equal(p, v.tokens[:3]) for v in utts if v.speaker != u.speaker)
+    model, _ = load_slm(folder)
+    pairs, gen = dgsa_pairs(model, vocab, utts, prompts, temperature=1.0, top_p=0.9,
+                            tokens_per_char=2.0, batch_size=4, seed=0, score_with_prompt=True)
+    assert len(pairs) == 16 and {p.group for p in pairs} == {"stab", "expr"}
+    assert all(np.array_equal(p.chosen, u.tokens) for p, u in zip(pairs[::2], utts))
+    assert all(np.array_equal(p.rejected, e) for p, e in zip(pairs[::2], gen["expr"]))
+    assert all(p.prompt is not None for p in pairs)
