@@ -93,6 +93,21 @@ def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: st
     return table
 
 
+def chance_cer(table: pd.DataFrame) -> float:
+    """CER of each transcript against *another* item's text (the texts rotated by one): what
+    a system that says something unrelated scores with this judge. A model is intelligible
+    only to the extent its CER lies below this."""
+    if len(table) < 2:
+        return float("nan")
+    parts = []
+    for lang, g in table.groupby("lang"):
+        if len(g) < 2:
+            continue
+        refs = list(np.roll(g.text.to_numpy(), 1))
+        parts.append(error_rates(refs, list(g.hypothesis.fillna("")), lang).cer)
+    return float(pd.concat(parts).mean()) if parts else float("nan")
+
+
 SUMMARY_COLUMNS = ("wer", "cer", "f0_std_st", "f0_range_st", "f0_std_hz", "f0_range_hz",
                    "energy_std_db", "f0_corr", "f0_rmse_hz", "speaker_sim", "duration_ratio",
                    "chars_per_s", "repetition")
@@ -118,6 +133,7 @@ def summarise(table: pd.DataFrame, baseline_cer: pd.Series | None = None, seed: 
         h, (lo, mid, hi) = token_entropy(seqs), np.quantile(boots, [0.025, 0.5, 0.975])
         out.update({"H_p": h, "H_p_low": float(h - (mid - lo)), "H_p_high": float(h + (hi - mid))})
     out["wer_corpus"] = float(table.word_errors.sum() / table.ref_words.sum())
+    out["cer_chance"] = chance_cer(table)
     if baseline_cer is not None:
         base = baseline_cer.reindex(table.id).to_numpy()
         d, lo, hi = paired_difference_ci(table.cer.to_numpy(), base, seed=seed)

@@ -244,6 +244,9 @@ def findings(table: pd.DataFrame, reference: dict, recording_cer: float, sizes: 
         f"at alpha = {100 * t.index[0]:.0f} % to {t.cer.iloc[-1]:.3f} [{t.cer_low.iloc[-1]:.3f}, "
         f"{t.cer_high.iloc[-1]:.3f}] at {100 * t.index[-1]:.0f} %; best alpha "
         f"{100 * best:.0f} % (CER {t.cer[best]:.3f}).",
+        f"- Chance (the same transcripts scored against other texts): CER "
+        f"{', '.join(f'{100 * a:.0f}%: {r.cer_chance:.3f}' for a, r in t.iterrows())}; a model "
+        "talks only as far as its CER lies below its chance level.",
         f"- Ceiling: the real recordings' own tokens through the codec give CER "
         f"{reference['cer']:.3f}; the recordings themselves {recording_cer:.3f}. The best model is "
         f"{t.cer[best] - reference['cer']:+.3f} from the codec ceiling (the issue's bar: within 0.15).",
