@@ -46,7 +46,8 @@ def _per_utt(rng, alphas=(0.0, 0.5, 1.0), seeds=(0, 1), n=12):
         for s in seeds:
             for i in range(n):
                 tokens = rng.integers(0, 50 - int(40 * a), 30)
-                rows.append({"id": f"t{i}", "alpha": a, "seed": s, "silent": False,
+                rows.append({"id": f"t{i}", "alpha": a, "seed": s, "silent": False, "lang": "en",
+                             "text": f"word number {i}", "hypothesis": f"word numbr {i}",
                              "tokens": tokens, "token_entropy": erosion.entropy_bits(
                                  erosion.token_distribution([tokens], 50)),
                              "wer": 0.8 - 0.5 * a + rng.normal(0, 0.02),
