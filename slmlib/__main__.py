@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from slmlib.config import canonical_json, load_config
 
     try:
-        overrides = _parse_overrides(args.param)
+        overrides = _parse_overrides(getattr(args, "param", []))
         if args.command == "config":
             import json
             print(json.dumps(json.loads(canonical_json(load_config(args.profile, overrides))), indent=1))
