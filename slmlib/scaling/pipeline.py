@@ -25,6 +25,7 @@ from slmlib.codec.analysis import SpeakerStats
 from slmlib.codec.pipeline import FittedCodec, heldout_timbres
 from slmlib.config import Config
 from slmlib.evaluate import judge_tokens, summarise
+from slmlib.metrics import token_entropy
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, encode_examples, with_prompts
@@ -208,11 +209,13 @@ def scaling_table(per_utt: pd.DataFrame, recording_cer: pd.Series, seed: int = 0
     rows = []
     for alpha, g in per_utt.groupby("alpha"):
         s = summarise(g, recording_cer, seed)
-        per_seed = g.groupby("seed").apply(lambda x: pd.Series(summarise(x, None, seed)),
-                                           include_groups=False)
-        rows.append({"alpha": alpha, **s, "seeds": g.seed.nunique(),
-                     "cer_seed_sd": float(per_seed.cer.std()) if len(per_seed) > 1 else np.nan,
-                     "H_p_seed_sd": float(per_seed.H_p.std()) if len(per_seed) > 1 else np.nan})
+        # the spread needs only each seed's two point estimates, not its bootstrap CIs
+        seeds = g.groupby("seed")
+        cer = seeds.cer.mean()
+        h_p = seeds.tokens.apply(lambda t: token_entropy([x for x in t if len(x)]))
+        rows.append({"alpha": alpha, **s, "seeds": len(cer),
+                     "cer_seed_sd": float(cer.std()) if len(cer) > 1 else np.nan,
+                     "H_p_seed_sd": float(h_p.std()) if len(h_p) > 1 else np.nan})
     return pd.DataFrame(rows)
 
 
