@@ -111,7 +111,7 @@ def main() -> None:
     ours_s = time.perf_counter() - start
     from transformers import LogitsProcessorList
 
-    size = model.get_output_embeddings().weight.shape[0]
+    size = model.config.vocab_size
     plain_out, start = [], time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(requests), 8):

@@ -21,6 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from slmlib.align.config import AlignConfig
 from slmlib.codec.config import CodecConfig
 from slmlib.judges.config import JudgesConfig
 from slmlib.model.config import SLMConfig
@@ -41,11 +42,13 @@ class Config:
     judges: JudgesConfig = field(default_factory=JudgesConfig)
     slm: SLMConfig = field(default_factory=SLMConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
 
 
 def _smoke() -> Config:
     return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
-                  judges=JudgesConfig.smoke(), slm=SLMConfig.smoke(), scaling=ScalingConfig.smoke())
+                  judges=JudgesConfig.smoke(), slm=SLMConfig.smoke(), scaling=ScalingConfig.smoke(),
+                  align=AlignConfig.smoke())
 
 
 def _default() -> Config:

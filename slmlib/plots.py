@@ -132,3 +132,50 @@ def mixture_entropy(curve: pd.DataFrame, measured: pd.DataFrame | None = None) -
         ax2.set_ylabel("H_p (bits), generated", color="C1")
     ax.legend(loc="lower left", fontsize=8)
     return fig
+
+
+def system_comparison(table: pd.DataFrame, metrics: list[str], style: str = "on") -> plt.Figure:
+    """P1 Tab. 3 / 7 as a figure: one panel per metric, each system's estimate with its 95 % CI
+    (columns ``<m>``, ``<m>_low``, ``<m>_high``); the first system (SFT) as a dashed line."""
+    t = table[table["style"] == style].reset_index(drop=True)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 0.45 * len(t) + 1.4),
+                             sharey=True, squeeze=False)
+    colours = sns.color_palette(PALETTE, len(t))
+    for ax, m in zip(axes[0], metrics):
+        for i, r in t.iterrows():
+            err = [[r[m] - r.get(f"{m}_low", r[m])], [r.get(f"{m}_high", r[m]) - r[m]]]
+            ax.errorbar(r[m], i, xerr=err, fmt="o", color=colours[i])
+        ax.axvline(t[m].iloc[0], ls="--", color="grey", lw=1)
+        ax.set_title(m)
+    axes[0][0].set_yticks(range(len(t)), t.system)
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def lambda_schedule(schedule: pd.DataFrame, alpha: float) -> plt.Figure:
+    """P1 Fig. 5: DGSA's lambda_s and lambda_e over the synthetic share alpha."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(schedule.alpha, schedule.lambda_stab, label="lambda_s (stability)")
+    ax.plot(schedule.alpha, schedule.lambda_expr, label="lambda_e (expressivity)")
+    ax.axvline(alpha, ls="--", color="grey", label=f"this run: alpha = {alpha:.2f}")
+    ax.set(xlabel="alpha (synthetic share)", ylabel="weight")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def preference_logs(logs: dict[str, list[dict]]) -> plt.Figure:
+    """DPO diagnostics over steps: the reward margin of each preference set, per system."""
+    rows = []
+    for system, log in logs.items():
+        for entry in log:
+            for k, v in entry.items():
+                if k.endswith("/margin"):
+                    rows.append({"system": system, "set": k.split("/")[0], "step": entry["step"],
+                                 "margin": v})
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    if rows:
+        sns.lineplot(data=pd.DataFrame(rows), x="step", y="margin", hue="system", style="set", ax=ax)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set(ylabel="beta * (log-ratio chosen - rejected)", title="DPO reward margins")
+    return fig

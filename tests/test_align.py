@@ -9,7 +9,7 @@ from slmlib.align.config import AlignConfig
 from slmlib.align.dpo import Pair, dgsa_weights, dpo_terms, sequence_logprobs, train_dpo
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, encode_examples, with_prompts
-from slmlib.model.train import load_slm, train_slm
+from slmlib.model.train import TrainingError, load_slm, train_slm
 from slmlib.model.vocab import SpeechVocab
 
 
@@ -63,6 +63,23 @@ def test_reductions_and_training_moves_margins(sft, tmp_path):
     assert log[-1]["stab/margin"] > 0 and log[-1]["expr/accuracy"] > 0.5
     with pytest.raises(ValueError, match="no weight"):
         train_dpo(folder, pairs, {"stab": 1.0}, cfg, 0, tmp_path / "x")
+    with pytest.raises(TrainingError, match="weight 0"):
+        train_dpo(folder, pairs, {"stab": 0.0, "expr": 0.0}, cfg, 0, tmp_path / "x")
+    # a set weighted 0 is never drawn: only "expr" pairs in the log
+    off = train_dpo(folder, pairs, {"stab": 0.0, "expr": 1.0}, AlignConfig(steps=2, batch_pairs=4, bf16=False),
+                    0, tmp_path / "y", log_every=1)
+    assert not any(k.startswith("stab/") for entry in off for k in entry)
+
+
+def test_group_loss_is_p1_eq14_literally():
+    from slmlib.align.dpo import weighted_group_loss
+
+    losses = torch.tensor([1.0, 3.0, 10.0])
+    groups = ["stab", "stab", "expr"]
+    # 0.4 * mean(1, 3) + 0.6 * 10
+    assert weighted_group_loss(losses, groups, {"stab": 0.4, "expr": 0.6}).item() == pytest.approx(6.8)
+    # dropping one objective keeps the other at its weight (not renormalised)
+    assert weighted_group_loss(losses[:2], groups[:2], {"stab": 0.4, "expr": 0.6}).item() == pytest.approx(0.8)
 
 
 def test_dgsa_pairs_prefer_the_recording_and_never_prompt_with_it(sft):
@@ -84,3 +101,51 @@ def test_dgsa_pairs_prefer_the_recording_and_never_prompt_with_it(sft):
     assert all(np.array_equal(p.chosen, u.tokens) for p, u in zip(pairs[::2], utts))
     assert all(np.array_equal(p.rejected, e) for p, e in zip(pairs[::2], gen["expr"]))
     assert all(p.prompt is not None for p in pairs)
+
+
+def test_systems_follow_p1_tables_3_and_7():
+    from slmlib.align.pipeline import lambda_schedule, systems
+
+    by_name = {s.name: s for s in systems(AlignConfig(alpha=0.8))}
+    assert by_name["DGSA"].weights == {"stab": 0.4, "expr": 0.6}
+    assert by_name["DGSA w/o expressivity"].weights == {"stab": 0.4, "expr": 0.0}
+    assert by_name["DGSA w/o stability"].weights == {"stab": 0.0, "expr": 0.6}
+    assert by_name["DGSA fixed lambda"].weights == {"stab": 0.5, "expr": 0.5}
+    assert by_name["DGSA random-speaker pairs"].pairs == "random_speaker"
+    assert by_name["SFT"].weights == {}
+    sched = lambda_schedule(0.5, [0.0, 0.5, 0.75, 1.0])
+    assert sched.lambda_expr.tolist() == pytest.approx([0.0, 0.0, 0.5, 1.0])
+    assert (sched.lambda_stab + sched.lambda_expr).tolist() == pytest.approx([1.0] * 4)
+
+
+def _judged(system, cers, f0s, sample=0):
+    import pandas as pd
+
+    return pd.DataFrame({"id": [f"u{i}" for i in range(len(cers))], "cer": cers, "f0_std_st": f0s,
+                         "system": system, "style": "on", "sample": sample, "alpha": 0.8})
+
+
+def test_rejection_sampling_keeps_the_lowest_cer_then_the_liveliest():
+    import pandas as pd
+
+    from slmlib.align.pipeline import rejection_sampling
+
+    samples = pd.concat([_judged("SFT", [0.5, 0.2, 0.3], [1.0, 1.0, 1.0], 0),
+                         _judged("SFT", [0.4, 0.2, 0.6], [2.0, 3.0, 9.0], 1)])
+    best = rejection_sampling(samples).set_index("id")
+    assert best.cer.tolist() == [0.4, 0.2, 0.3]
+    assert best.f0_std_st.tolist() == [2.0, 3.0, 1.0]        # u1: tie on CER -> larger F0 std
+    assert best.system.unique().tolist() == ["Rejection sampling (best of 2)"]
+
+
+def test_paired_deltas_are_per_item_differences():
+    import pandas as pd
+
+    from slmlib.align.pipeline import paired_deltas
+
+    rows = pd.concat([_judged("SFT", [0.5, 0.6, 0.7, 0.8], [1, 1, 1, 1]),
+                      _judged("DGSA", [0.4, 0.5, 0.6, 0.7], [2, 2, 2, 2])])
+    d = paired_deltas(rows, "SFT", metrics=("cer", "f0_std_st")).set_index("metric")
+    assert d.loc["cer", "delta"] == pytest.approx(-0.1)
+    assert d.loc["cer", "high"] == pytest.approx(-0.1)          # the same shift on every item
+    assert d.loc["f0_std_st", "delta"] == pytest.approx(1.0) and d.loc["f0_std_st", "n"] == 4

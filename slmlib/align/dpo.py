@@ -65,6 +65,18 @@ def dgsa_weights(alpha: float, alpha_star: float = 0.5) -> dict[str, float]:
     return {"stab": 1.0 - expr, "expr": expr}
 
 
+def weighted_group_loss(losses: torch.Tensor, groups: list[str], weights: dict[str, float]
+                        ) -> torch.Tensor:
+    """sum_g weights[g] * mean(losses of group g in the batch): P1 Eq. 14 taken literally, so
+    dropping one objective (an ablation) keeps the other at its DGSA weight, and the loss of a
+    single set with weight 1 is plain DPO."""
+    total = losses.new_zeros(())
+    for g in sorted(set(groups)):
+        m = torch.tensor([x == g for x in groups], device=losses.device)
+        total = total + weights[g] * losses[m].mean()
+    return total
+
+
 @torch.no_grad()
 def reference_logprobs(model, vocab: SpeechVocab, pairs: list[Pair], reduction: str,
                        batch_pairs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +96,8 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
               log_every: int = 5) -> list[dict]:
     """Start from the SFT model in ``sft_folder`` (also the frozen reference), minimise
     sum_g weights[g] * DPO(pairs of group g) (+ ``cfg.sft_weight`` * NLL of chosen), save the
-    policy to ``out``; returns the log with per-group rewards, margins and accuracies."""
+    policy to ``out``; returns the log with per-group rewards, margins and accuracies. Batches
+    are drawn from the sets with a positive weight only."""
     import transformers
 
     from slmlib.model.train import load_slm
@@ -106,18 +119,19 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
     sched = transformers.get_cosine_schedule_with_warmup(opt, cfg.warmup, cfg.steps)
     autocast = cfg.bf16 and bf16_supported(device)
     rng = np.random.default_rng(seed)
-    group_w = torch.tensor([weights[p.group] for p in pairs])
+    active = np.flatnonzero([weights[p.group] > 0 for p in pairs])   # a set weighted 0 is off
+    if len(active) == 0:
+        raise TrainingError(f"every preference set has weight 0: {weights}")
     log = []
     for step in range(cfg.steps):
-        idx = rng.choice(len(pairs), size=min(cfg.batch_pairs, len(pairs)), replace=False)
+        idx = rng.choice(active, size=min(cfg.batch_pairs, len(active)), replace=False)
         part = [pairs[i] for i in idx]
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=autocast):
             pc = sequence_logprobs(policy, vocab, part, "chosen", cfg.reduction).float()
             pr = sequence_logprobs(policy, vocab, part, "rejected", cfg.reduction).float()
         terms = dpo_terms(pc, pr, torch.from_numpy(ref_c[idx]).to(pc.device),
                           torch.from_numpy(ref_r[idx]).to(pc.device), cfg.beta)
-        w = group_w[idx].to(pc.device)
-        loss = (w * terms["loss"]).sum() / w.sum().clamp_min(1e-9)
+        loss = weighted_group_loss(terms["loss"], [p.group for p in part], weights)
         if cfg.sft_weight:
             loss = loss - cfg.sft_weight * pc.mean()
         if not torch.isfinite(loss):

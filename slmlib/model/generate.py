@@ -72,7 +72,7 @@ def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, tempe
     prefixes = [vocab.prefix(r.lang, r.text, r.prompt) for r in requests]
     order = np.argsort([len(p) for p in prefixes], kind="stable")
     out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(requests)
-    size = model.get_output_embeddings().weight.shape[0]
+    size = model.config.vocab_size
     device = next(model.parameters()).device
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]

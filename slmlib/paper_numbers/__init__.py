@@ -3,7 +3,10 @@
 They are read by notebooks and the report and never written into our results. Sources:
 P1 = arXiv 2605.27383 (ICML 2026): ``P1_table1`` is Table 1 (Thai scaling; WER and Rep in %,
 H_p in bits, NMOS/SMOS with 95 % CI half-widths), ``P1_table2`` is Table 2 (H_p validation:
-top- vs bottom-quartile H_p pairs at matched WER). See ../shared/papers/ for the full notes.
+top- vs bottom-quartile H_p pairs at matched WER), ``P1_table3`` is Table 3 (alpha = 80 %: SFT,
+standard DPO, rejection sampling, DGSA) and ``P1_table7`` is Table 7 (DGSA ablations; system
+names follow ``slmlib.align.pipeline.systems``; "random-speaker pairs" is P1's "w/o
+identity-consistent pairs"). See ../shared/papers/ for the full notes.
 """
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class ScalingConfig:
 
     @classmethod
     def smoke(cls) -> "ScalingConfig":
-        return cls(alphas=(0.0, 0.5, 1.0), seeds=(0,), eval_utterances=6, filter="labels")
+        return cls(alphas=(0.0, 0.5, 0.8, 1.0), seeds=(0,), eval_utterances=6, filter="labels")
 
     @classmethod
     def full(cls) -> "ScalingConfig":

@@ -124,30 +124,43 @@ def _model_job(job: dict) -> dict:
         return {"log": log, "examples": len(examples), "epochs": epochs(slm, len(examples))}
 
     sft = cache.run("slm.sft", train_params, train, inputs=train_inputs)
+    table, ev = evaluate_model(job, cache, sft.path / "model", sft.key)
+    return {"alpha": job["alpha"], "seed": job["seed"], "model": str(sft.path / "model"),
+            "sft_key": sft.key, "train_seconds": sft.seconds, "eval_seconds": ev.seconds,
+            "log": sft.value["log"], "examples": sft.value["examples"],
+            "epochs": sft.value["epochs"], "table": table}
+
+
+def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: str,
+                   prompts: list[np.ndarray] | None = None, sample_seed: int | None = None):
+    """The cached ``slm.eval`` stage of one model: speak ``job["items"]`` (with the style
+    prefix off, or on with one prompt per item), judge it; returns (table, step). ``job`` is a
+    :func:`model_jobs` job (items, decoding settings, codec and judges)."""
+    slm: SLMConfig = job["slm"]
     items: pd.DataFrame = job["items"]
+    seed = job["sample_seed"] if sample_seed is None else sample_seed
 
     def evaluate(folder: Path) -> pd.DataFrame:
-        model, vocab = load_slm(sft.path / "model")
-        requests = [Request(r.lang, r.text) for r in items.itertuples()]
+        model, vocab = load_slm(model_folder)
+        requests = [Request(r.lang, r.text, None if prompts is None else prompts[i])
+                    for i, r in enumerate(items.itertuples())]
         tokens = generate_speech(model, vocab, requests, temperature=slm.temperature,
                                  top_p=slm.top_p, tokens_per_char=slm.tokens_per_char,
-                                 batch_size=slm.generate_batch, seed=job["sample_seed"])
+                                 batch_size=slm.generate_batch, seed=seed)
         table = judge_tokens(items, tokens, job["codec_folder"], job["asr_folders"],
                              job["timbres"], folder / "audio", workers=1)
         table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None
                          for p in table.path]
         return table
 
-    eval_params = {"version": EVAL_VERSION, "items": digest(items.audio_sha),
-                   "sample_seed": job["sample_seed"], "temperature": slm.temperature,
-                   "top_p": slm.top_p, "tokens_per_char": slm.tokens_per_char, "style": "off"}
-    ev = cache.run("slm.eval", eval_params, evaluate, inputs=[sft.key, *job["judge_keys"]])
+    params = {"version": EVAL_VERSION, "items": digest(items.audio_sha), "sample_seed": seed,
+              "temperature": slm.temperature, "top_p": slm.top_p,
+              "tokens_per_char": slm.tokens_per_char,
+              "style": "off" if prompts is None else digest([" ".join(map(str, p)) for p in prompts])}
+    ev = cache.run("slm.eval", params, evaluate, inputs=[model_key, *job["judge_keys"]])
     table = ev.value.copy()
     table["path"] = [str(ev.path / p) if isinstance(p, str) else None for p in table.path]
-    return {"alpha": job["alpha"], "seed": job["seed"], "model": str(sft.path / "model"),
-            "sft_key": sft.key, "train_seconds": sft.seconds, "eval_seconds": ev.seconds,
-            "log": sft.value["log"], "examples": sft.value["examples"],
-            "epochs": sft.value["epochs"], "table": table}
+    return table, ev
 
 
 @dataclass
@@ -157,8 +170,8 @@ class GridResult:
     logs: dict[str, list[dict]]   # training logs by "alpha=.. seed=.."
 
 
-def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> GridResult:
-    """Train and judge every (alpha, seed) of ``cfg.scaling`` on ``cfg.num_workers`` processes."""
+def model_jobs(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> list[dict]:
+    """One job (the inputs of :func:`_model_job`) per (alpha, seed) of ``cfg.scaling``."""
     by_id = data.utterances.set_index("id")
     jobs = []
     for alpha in cfg.scaling.alphas:
@@ -175,8 +188,13 @@ def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCach
                          "judge_keys": [judges.keys[data.lang]],
                          "sample_seed": cfg.scaling.sample_seed,
                          "cache_root": str(cache.root), "cache_version": cache.version})
+    return jobs
+
+
+def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> GridResult:
+    """Train and judge every (alpha, seed) of ``cfg.scaling`` on ``cfg.num_workers`` processes."""
     with process_pool(cfg.num_workers) as pool:
-        results = list(pool.map(_model_job, jobs))
+        results = list(pool.map(_model_job, model_jobs(data, judges, cfg, cache)))
     models = pd.DataFrame([{k: v for k, v in r.items() if k not in ("log", "table")} for r in results])
     per_utt = pd.concat([r["table"].assign(alpha=r["alpha"], seed=r["seed"]) for r in results],
                         ignore_index=True)
