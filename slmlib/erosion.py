@@ -120,8 +120,9 @@ def hp_validation_table(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validation: pd.DataFrame,
-             models: pd.DataFrame) -> str:
-    """P1's claims one by one, each with this run's evidence."""
+             models: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
+    """P1's claims one by one, each with this run's evidence (and, with ``budget``, what more
+    training steps buy: :func:`slmlib.scaling.pipeline.budget_curve`)."""
     t = trend.set_index("metric")
 
     def trend_line(metric: str, claim: str, sign: int) -> str:
@@ -157,4 +158,12 @@ def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validati
                         if "f0_corr" in v.index else "") + ".")
     else:
         lines.append("- H_p validation: too few same-text pairs at matched WER in this run.")
+    if budget is not None and len(budget) > 1:
+        b = budget.sort_values("steps")
+        lo, hi = b.iloc[0], b.iloc[-1]
+        lines.append(f"- Step budget: {int(lo.steps)} -> {int(hi.steps)} steps moves CER from "
+                     f"{lo.cer:.3f} [{lo.cer_low:.3f}, {lo.cer_high:.3f}] to {hi.cer:.3f} "
+                     f"[{hi.cer_low:.3f}, {hi.cer_high:.3f}] (chance {hi.cer_chance:.3f}); "
+                     + ("the grid's models are budget-limited." if hi.cer_high < lo.cer_low
+                        else "no clear gain, so the budget is not what limits them."))
     return "\n".join(lines)

@@ -207,12 +207,13 @@ class AlignResult:
 
 
 def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.ScalingData,
-                cfg: Config, cache: StageCache, extra: list[tuple[str, dict, PreferenceData, dict]] = ()
-                ) -> AlignResult:
+                cfg: Config, cache: StageCache, extra: list[tuple[str, dict, PreferenceData, dict]] = (),
+                only: tuple[str, ...] | None = None) -> AlignResult:
     """Train and evaluate every system of :func:`systems` on ``cfg.num_workers`` processes.
     ``pairs`` maps "identity" / "random_speaker" to preference data; ``extra`` adds
     (name, sft, pairs, weights) systems from another SFT model (the alpha <= alpha* check;
-    rows carry each model's ``alpha``)."""
+    rows carry each model's ``alpha``). ``only`` restricts the systems to these names (SFT, the
+    baseline and the rejection-sampling candidates, always runs)."""
     align = cfg.align
     prompts = evaluation_prompts(data, int(cfg.slm.prompt_seconds * cfg.codec.tokens_per_second),
                                  align.seed)
@@ -228,7 +229,8 @@ def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.Scali
                 "samples": samples}
 
     jobs = [job(s.name, sft, pairs[s.pairs] if s.weights else None, s.weights, s.styles,
-                samples=align.rejection_n if s.name == "SFT" else 1) for s in systems(align)]
+                samples=align.rejection_n if s.name == "SFT" else 1) for s in systems(align)
+            if only is None or s.name in only or s.name == "SFT"]
     # the style-on SFT samples double as the rejection-sampling candidates (sample 0 = SFT)
     for name, model, prefs, weights in extra:
         jobs.append(job(name, model, prefs, weights, ("on", "off")))
@@ -323,6 +325,13 @@ def findings(table: pd.DataFrame, deltas: pd.DataFrame, logs: dict[str, list[dic
     lines.append(f"- SFT (style on): CER {s.cer:.3f} [{s.cer_low:.3f}, {s.cer_high:.3f}] "
                  f"(chance {s.cer_chance:.3f}), H_p {s.H_p:.2f}, F0 std {s.f0_std_st:.2f} st, "
                  f"Rep {s.repetition:.4f}.")
+    off = table[(table["style"] == "off") & (table.alpha == align.alpha) & (table.system == "SFT")]
+    if len(off):
+        o = off.iloc[0]
+        lines.append(f"- P1's premise (Eq. 6-7), SFT with the style prompt on vs off: CER {s.cer:.3f} vs "
+                     f"{o.cer:.3f}, F0 std {s.f0_std_st:.2f} vs {o.f0_std_st:.2f} st, F0 corr "
+                     f"{s.f0_corr:.3f} vs {o.f0_corr:.3f}, SIM {s.speaker_sim:.3f} vs {o.speaker_sim:.3f} "
+                     "(P1 expects style on to be more expressive and less accurate).")
     for system in t.index.drop("SFT"):
         lines.append(f"- {system} minus SFT (same items, style on): CER {delta(deltas, system, 'cer')}; "
                      f"F0 std {delta(deltas, system, 'f0_std_st')}; F0 corr "

@@ -31,10 +31,15 @@ class ScalingConfig:
     # not meant to do. 60 % keeps most clean clips and still rejects most faulty ones; the
     # notebook reports both rates against the world's fault labels.
     filter_max_wer: float = 0.6
+    # notebook 02's budget check: the budget_alpha model retrained with each of these step
+    # budgets (empty = skipped; each budget is one more model to train)
+    budget_steps: tuple[int, ...] = ()
+    budget_alpha: float = 1.0
 
     @classmethod
     def smoke(cls) -> "ScalingConfig":
-        return cls(alphas=(0.0, 0.5, 0.8, 1.0), seeds=(0,), eval_utterances=6, filter="labels")
+        return cls(alphas=(0.0, 0.5, 0.8, 1.0), seeds=(0,), eval_utterances=6, filter="labels",
+                   budget_steps=(15, 30))
 
     @classmethod
     def full(cls) -> "ScalingConfig":

@@ -202,6 +202,27 @@ def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCach
     return GridResult(models, per_utt, logs)
 
 
+def budget_curve(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache,
+                 alpha: float, steps: tuple[int, ...], seed: int = 0) -> pd.DataFrame:
+    """The (alpha, seed) model trained with each step budget (its own cosine schedule each, so
+    a point is what that budget buys, not a checkpoint of a longer run): CER and H_p with CIs.
+    Answers whether a grid's models are limited by the step budget; cached like the grid."""
+    jobs = []
+    for n in steps:
+        grid = dataclasses.replace(cfg, slm=dataclasses.replace(cfg.slm, steps=n),
+                                   scaling=dataclasses.replace(cfg.scaling, alphas=(alpha,), seeds=(seed,)))
+        jobs += model_jobs(data, judges, grid, cache)
+    with process_pool(cfg.num_workers) as pool:
+        results = list(pool.map(_model_job, jobs))
+    rows = []
+    for n, r in zip(steps, results):
+        s = summarise(r["table"])
+        rows.append({"steps": n, "epochs": r["epochs"], "final_loss": r["log"][-1]["loss"],
+                     **{k: s[k] for k in ("cer", "cer_low", "cer_high", "cer_chance", "H_p",
+                                          "f0_std_st", "repetition")}})
+    return pd.DataFrame(rows)
+
+
 def reference_systems(data: ScalingData, judges: ASRJudges, cache: StageCache, workers: int
                       ) -> pd.DataFrame:
     """The evaluation items judged as ground-truth tokens (the real recording through the
