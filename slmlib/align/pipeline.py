@@ -40,6 +40,7 @@ from slmlib.cache import StageCache
 from slmlib.config import Config
 from slmlib.evaluate import summarise
 from slmlib.judges.pipeline import ASRJudges
+from slmlib.judges.proxies import naturalness_proxy
 from slmlib.model.data import Utterance
 from slmlib.model.train import load_slm
 from slmlib.parallel import process_pool
@@ -59,9 +60,14 @@ class System:
     recipe: str
 
 
+def lambdas(align: AlignConfig) -> dict[str, float]:
+    """DGSA's weights at ``align.alpha`` (rounded, so 0.4 prints as 0.4)."""
+    return {k: round(v, 6) for k, v in dgsa_weights(align.alpha, align.alpha_star).items()}
+
+
 def systems(align: AlignConfig) -> list[System]:
     """The systems of P1 Tab. 3 (SFT, standard DPO, DGSA) and Tab. 7 (ablations) at ``align.alpha``."""
-    w = {k: round(v, 6) for k, v in dgsa_weights(align.alpha, align.alpha_star).items()}
+    w = lambdas(align)
     return [
         System("SFT", "identity", {}, ("on", "off"), "the frozen SFT model"),
         System("DPO", "identity", {"stab": 0.0, "expr": 1.0}, ("on", "off"),
@@ -208,23 +214,25 @@ class AlignResult:
 
 def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.ScalingData,
                 cfg: Config, cache: StageCache, extra: list[tuple[str, dict, PreferenceData, dict]] = (),
-                only: tuple[str, ...] | None = None) -> AlignResult:
+                only: tuple[str, ...] | None = None, variants: dict[str, dict] | None = None
+                ) -> AlignResult:
     """Train and evaluate every system of :func:`systems` on ``cfg.num_workers`` processes.
     ``pairs`` maps "identity" / "random_speaker" to preference data; ``extra`` adds
     (name, sft, pairs, weights) systems from another SFT model (the alpha <= alpha* check;
     rows carry each model's ``alpha``). ``only`` restricts the systems to these names (SFT, the
-    baseline and the rejection-sampling candidates, always runs)."""
+    baseline and the rejection-sampling candidates, always runs). ``variants`` maps a label to
+    changed ``AlignConfig`` fields: DGSA is trained once more with each, as "DGSA (label)"."""
     align = cfg.align
     prompts = evaluation_prompts(data, int(cfg.slm.prompt_seconds * cfg.codec.tokens_per_second),
                                  align.seed)
     base = {"align": align, "prompts": prompts, "eval": sft["job"],
             "cache_root": str(cache.root), "cache_version": cache.version}
 
-    def job(name, model, prefs, weights, styles, samples=1):
-        pairs_ = prefs.pairs(align.score_with_prompt) if prefs is not None else []
+    def job(name, model, prefs, weights, styles, samples=1, settings=align):
+        pairs_ = prefs.pairs(settings.score_with_prompt) if prefs is not None else []
         key = scaling.digest([f"{p.group}:{' '.join(map(str, p.rejected))}" for p in pairs_])
         return {**base, "name": name, "alpha": model["alpha"], "sft_model": model["model"],
-                "sft_key": model["sft_key"],
+                "sft_key": model["sft_key"], "align": settings,
                 "weights": weights, "pairs": pairs_, "pairs_key": key, "styles": styles,
                 "samples": samples}
 
@@ -234,6 +242,9 @@ def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.Scali
     # the style-on SFT samples double as the rejection-sampling candidates (sample 0 = SFT)
     for name, model, prefs, weights in extra:
         jobs.append(job(name, model, prefs, weights, ("on", "off")))
+    for label, changes in (variants or {}).items():
+        jobs.append(job(f"DGSA ({label})", sft, pairs["identity"], lambdas(align), ("on",),
+                        settings=dataclasses.replace(align, **changes)))
     with process_pool(cfg.num_workers) as pool:
         done = list(pool.map(_system_job, jobs))
     per_utt = pd.concat([t for d in done for t in d["tables"]], ignore_index=True)
@@ -259,12 +270,17 @@ TABLE_METRICS = ("cer", "wer", "H_p", "repetition", "f0_std_st", "f0_corr", "spe
                  "duration_ratio")
 
 
-def system_table(per_utt: pd.DataFrame, recording_cer: pd.Series, seed: int = 0) -> pd.DataFrame:
-    """P1 Tab. 3 / Tab. 7's shape: one row per (alpha, system, style) with 95 % CIs."""
+def system_table(per_utt: pd.DataFrame, recording_cer: pd.Series | None,
+                 real_prosody: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """P1 Tab. 3 / Tab. 7's shape: one row per (alpha, system, style) with 95 % CIs; with
+    ``real_prosody`` (per-utterance prosody of real speech through the codec) also the NMOS
+    proxy of :func:`slmlib.judges.proxies.naturalness_proxy` (a proxy, no CI)."""
     rows = []
     for (alpha, system, style), g in per_utt.groupby(["alpha", "system", "style"], sort=False):
-        rows.append({"alpha": alpha, "system": system, "style": style,
-                     **summarise(g, recording_cer, seed)})
+        s = summarise(g, recording_cer, seed)
+        if real_prosody is not None:
+            s.update(naturalness_proxy(g, real_prosody, s["cer"]))
+        rows.append({"alpha": alpha, "system": system, "style": style, **s})
     return pd.DataFrame(rows)
 
 
@@ -304,12 +320,15 @@ def beside_paper(table: pd.DataFrame, alpha: float, style: str = "on") -> pd.Dat
     return ours.merge(paper, on="system", how="outer").round(3)
 
 
-def findings(table: pd.DataFrame, deltas: pd.DataFrame, logs: dict[str, list[dict]],
+def findings(table: pd.DataFrame, per_utt: pd.DataFrame, logs: dict[str, list[dict]],
              align: AlignConfig, check: pd.DataFrame | None = None) -> str:
-    """Closing lines of notebook 03, from this run's numbers (``deltas``: paired differences
-    at ``align.alpha``; ``check``: those at ``align.check_alpha``)."""
+    """Closing lines of notebook 03, from this run's numbers: the premise, each system against
+    SFT and DGSA against each baseline (paired, same items, style on), the check below alpha*
+    and the DPO margins (``check``: paired differences at ``align.check_alpha``)."""
+    main = per_utt[per_utt.alpha == align.alpha]
     t = table[(table["style"] == "on") & (table.alpha == align.alpha)].set_index("system")
-    w = dgsa_weights(align.alpha, align.alpha_star)
+    w = lambdas(align)
+    vs_sft = paired_deltas(main, "SFT")
 
     def delta(frame, system, metric):
         r = frame[(frame.system == system) & (frame.metric == metric)]
@@ -319,33 +338,47 @@ def findings(table: pd.DataFrame, deltas: pd.DataFrame, logs: dict[str, list[dic
         sign = "no clear change" if r.low <= 0 <= r.high else ("up" if r.delta > 0 else "down")
         return f"{r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}] ({sign})"
 
-    lines = [f"- Weights at alpha = {align.alpha:.2f}, alpha* = {align.alpha_star:.2f}: "
-             f"lambda_s = {w['stab']:.2f}, lambda_e = {w['expr']:.2f}."]
     s = t.loc["SFT"]
-    lines.append(f"- SFT (style on): CER {s.cer:.3f} [{s.cer_low:.3f}, {s.cer_high:.3f}] "
-                 f"(chance {s.cer_chance:.3f}), H_p {s.H_p:.2f}, F0 std {s.f0_std_st:.2f} st, "
-                 f"Rep {s.repetition:.4f}.")
+    lines = [f"- Weights at alpha = {align.alpha:.2f}, alpha* = {align.alpha_star:.2f}: "
+             f"lambda_s = {w['stab']:.2f}, lambda_e = {w['expr']:.2f}.",
+             f"- SFT (style on): CER {s.cer:.3f} [{s.cer_low:.3f}, {s.cer_high:.3f}] (chance "
+             f"{s.cer_chance:.3f}), H_p {s.H_p:.2f}, F0 std {s.f0_std_st:.2f} st, Rep {s.repetition:.4f}."]
     off = table[(table["style"] == "off") & (table.alpha == align.alpha) & (table.system == "SFT")]
     if len(off):
         o = off.iloc[0]
         lines.append(f"- P1's premise (Eq. 6-7), SFT with the style prompt on vs off: CER {s.cer:.3f} vs "
-                     f"{o.cer:.3f}, F0 std {s.f0_std_st:.2f} vs {o.f0_std_st:.2f} st, F0 corr "
-                     f"{s.f0_corr:.3f} vs {o.f0_corr:.3f}, SIM {s.speaker_sim:.3f} vs {o.speaker_sim:.3f} "
-                     "(P1 expects style on to be more expressive and less accurate).")
+                     f"{o.cer:.3f}, F0 std {s.f0_std_st:.2f} vs {o.f0_std_st:.2f} st, SIM "
+                     f"{s.speaker_sim:.3f} vs {o.speaker_sim:.3f} (P1 expects style on to be more "
+                     "expressive and less accurate).")
     for system in t.index.drop("SFT"):
-        lines.append(f"- {system} minus SFT (same items, style on): CER {delta(deltas, system, 'cer')}; "
-                     f"F0 std {delta(deltas, system, 'f0_std_st')}; F0 corr "
-                     f"{delta(deltas, system, 'f0_corr')}; SIM {delta(deltas, system, 'speaker_sim')}; "
-                     f"H_p {t.loc[system, 'H_p']:.2f} (SFT {s.H_p:.2f}).")
+        lines.append(f"- {system} minus SFT: CER {delta(vs_sft, system, 'cer')}; F0 std "
+                     f"{delta(vs_sft, system, 'f0_std_st')}; F0 corr {delta(vs_sft, system, 'f0_corr')}; "
+                     f"SIM {delta(vs_sft, system, 'speaker_sim')}; H_p {t.loc[system, 'H_p']:.2f} "
+                     f"(SFT {s.H_p:.2f}).")
+    if "DGSA" in t.index:
+        d = t.loc["DGSA"]
+        kept = s.cer_low <= d.cer <= s.cer_high
+        f0 = vs_sft[(vs_sft.system == "DGSA") & (vs_sft.metric == "f0_std_st")]
+        raised = bool(len(f0)) and f0.iloc[0].low > 0
+        lines.append(f"- P1's claim for DGSA: CER {'stays' if kept else 'does not stay'} within SFT's CI "
+                     f"({d.cer:.3f} vs [{s.cer_low:.3f}, {s.cer_high:.3f}]) and expressivity (F0 std) "
+                     f"{'rises' if raised else 'does not clearly rise'}: the claim "
+                     f"{'holds' if kept and raised else 'does not hold'} here.")
+        for base in [b for b in t.index if b.startswith(("DPO", "Rejection"))]:
+            vs = paired_deltas(main, base, metrics=("cer", "f0_std_st"))
+            lines.append(f"- DGSA minus {base}: CER {delta(vs, 'DGSA', 'cer')}; F0 std "
+                         f"{delta(vs, 'DGSA', 'f0_std_st')}.")
     if check is not None and not check.empty:
         wc = dgsa_weights(align.check_alpha, align.alpha_star)
         lines.append(f"- At alpha = {align.check_alpha:.2f} (lambda_e = {wc['expr']:.2f}, only T_stab "
                      f"active) DGSA minus that alpha's SFT: CER {delta(check, 'DGSA', 'cer')}; F0 std "
                      f"{delta(check, 'DGSA', 'f0_std_st')}.")
     for name, log in logs.items():
+        first = next((e["step"] for e in log if all(e[k] > 0.99 for k in e if k.endswith("/accuracy"))), None)
         last = log[-1]
-        margins = ", ".join(f"{k.split('/')[0]} margin {v:+.2f} (accuracy "
-                            f"{last[k.replace('margin', 'accuracy')]:.2f})"
-                            for k, v in last.items() if k.endswith("/margin"))
-        lines.append(f"- {name}: last logged DPO step: {margins}.")
+        margins = ", ".join(f"{k.split('/')[0]} margin {v:+.2f}" for k, v in last.items()
+                            if k.endswith("/margin"))
+        when = (f"every pair of a logged batch ranked right from step {first} of {last['step']} on"
+                if first else "never every pair of a batch ranked right")
+        lines.append(f"- {name}: {when}; last step {margins}, loss {last['loss']:.4f}.")
     return "\n".join(lines)
