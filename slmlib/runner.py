@@ -105,9 +105,13 @@ def prepare_notebooks(
 
 
 def _write_log(profile_dir: Path, results: list[NotebookResult]) -> None:
-    log = [{"notebook": r.notebook, "output": str(r.output), "seconds": round(r.seconds, 1)}
-           for r in results]
-    (profile_dir / "run_log.json").write_text(json.dumps(log, indent=1))
+    """Merge this run's notebooks into the profile's log (a run with ``--only`` keeps the
+    entries of the notebooks it did not run), in notebook order."""
+    path = profile_dir / "run_log.json"
+    entries = {e["notebook"]: e for e in (json.loads(path.read_text()) if path.exists() else [])}
+    entries.update({r.notebook: {"notebook": r.notebook, "output": str(r.output),
+                                 "seconds": round(r.seconds, 1)} for r in results})
+    path.write_text(json.dumps([entries[k] for k in sorted(entries)], indent=1))
 
 
 def report_location(profile: str) -> Path:
