@@ -26,7 +26,7 @@ import torch
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
-from slmlib.model.train import bf16_supported, build_model, target_logprobs
+from slmlib.model.train import bf16_supported, build_model, load_slm, target_logprobs
 from slmlib.model.vocab import SpeechVocab
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default="", help="a trained SLM folder (train_slm's output) for the "
+                        "generation benchmark, e.g. a notebook-01 model under outputs/cache/slm.sft/<key>/model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = SLMConfig()
@@ -103,6 +105,12 @@ def main() -> None:
     }
     print(json.dumps(training, indent=1), flush=True)
 
+    if args.model:      # a trained SLM speaks for as long as its text needs; a random one stops at once
+        model, vocab = load_slm(args.model)
+        letters = [c for c in vocab.characters if "\u0e00" <= c <= "\u0e7f"]
+        rng = np.random.default_rng(1)
+        utts = [Utterance("th", "".join(rng.choice(letters, int(rng.integers(12, 45)))), "s", np.zeros(0))
+                for _ in range(args.requests)]
     model.eval()
     requests = [Request("th", u.text) for u in utts[: args.requests]]
     start = time.perf_counter()
@@ -128,7 +136,7 @@ def main() -> None:
             plain_out += [vocab.speech_from_ids(row[width:].numpy()) for row in out]
     plain_s = time.perf_counter() - start
     n_tokens = sum(len(x) + 1 for x in fast)
-    generation = {"requests": len(requests), "generated_tokens": n_tokens,
+    generation = {"model": args.model or "random init", "requests": len(requests), "generated_tokens": n_tokens,
                   "plain_generate_batch8_tokens_per_s": round(n_tokens / plain_s),
                   "slmlib_tokens_per_s": round(n_tokens / ours_s),
                   "ratio_slmlib_vs_plain": round(plain_s / ours_s, 2),
