@@ -360,7 +360,11 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, logs: dict[str, list[di
         kept = s.cer_low <= d.cer <= s.cer_high
         f0 = vs_sft[(vs_sft.system == "DGSA") & (vs_sft.metric == "f0_std_st")]
         raised = bool(len(f0)) and f0.iloc[0].low > 0
-        lines.append(f"- P1's claim for DGSA: CER {'stays' if kept else 'does not stay'} within SFT's CI "
+        wer_kept = s.wer_low <= d.wer <= s.wer_high
+        lines.append(f"- P1's claim for DGSA: WER {'stays' if wer_kept else 'does not stay'} within SFT's CI "
+                     f"({d.wer:.3f} vs [{s.wer_low:.3f}, {s.wer_high:.3f}]; above 1 means more errors than "
+                     f"words, so CER is the informative measure here), CER "
+                     f"{'stays' if kept else 'does not stay'} within SFT's CI "
                      f"({d.cer:.3f} vs [{s.cer_low:.3f}, {s.cer_high:.3f}]) and expressivity (F0 std) "
                      f"{'rises' if raised else 'does not clearly rise'}: the claim "
                      f"{'holds' if kept and raised else 'does not hold'} here.")
