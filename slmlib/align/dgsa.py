@@ -42,9 +42,16 @@ def dgsa_pairs(model, vocab, utts: list[Utterance], prompts: list[np.ndarray], *
               batch_size=batch_size, seed=seed)
     y_expr = generate_speech(model, vocab, [Request(u.lang, u.text, p) for u, p in zip(utts, prompts)], **kw)
     y_stab = generate_speech(model, vocab, [Request(u.lang, u.text) for u in utts], **kw)
+    return preference_pairs(utts, prompts, y_expr, y_stab, score_with_prompt), \
+        {"expr": y_expr, "stab": y_stab}
+
+
+def preference_pairs(utts: list[Utterance], prompts: list[np.ndarray], y_expr: list[np.ndarray],
+                     y_stab: list[np.ndarray], score_with_prompt: bool) -> list[Pair]:
+    """T_stab (real > y_expr) and T_expr (real > y_stab) for each utterance, in turn."""
     pairs = []
     for u, p, e, s in zip(utts, prompts, y_expr, y_stab):
         context = p if score_with_prompt else None
         pairs.append(Pair(u.lang, u.text, u.tokens, e, group="stab", prompt=context))
         pairs.append(Pair(u.lang, u.text, u.tokens, s, group="expr", prompt=context))
-    return pairs, {"expr": y_expr, "stab": y_stab}
+    return pairs

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from slmlib.align.config import AlignConfig
-from slmlib.align.dgsa import dgsa_pairs, style_prompts
+from slmlib.align.dgsa import dgsa_pairs, preference_pairs, style_prompts
 from slmlib.align.dpo import Pair, dgsa_weights, train_dpo
 from slmlib.cache import StageCache
 from slmlib.config import Config
@@ -85,6 +85,11 @@ def systems(align: AlignConfig) -> list[System]:
     ]
 
 
+def prompt_tokens(cfg: Config) -> int:
+    """Length cap of a style prompt in speech tokens (``slm.prompt_seconds`` at the codec's rate)."""
+    return int(cfg.slm.prompt_seconds * cfg.codec.tokens_per_second)
+
+
 def lambda_schedule(alpha_star: float, alphas: np.ndarray | None = None) -> pd.DataFrame:
     """lambda_s and lambda_e over alpha (P1 Fig. 5)."""
     alphas = np.linspace(0, 1, 101) if alphas is None else np.asarray(alphas)
@@ -121,13 +126,8 @@ class PreferenceData:
     generated: dict[str, list[np.ndarray]]     # "expr" (style on), "stab" (style off)
 
     def pairs(self, score_with_prompt: bool) -> list[Pair]:
-        out = []
-        for u, p, e, s in zip(self.utterances, self.prompts, self.generated["expr"],
-                              self.generated["stab"]):
-            context = p if score_with_prompt else None
-            out += [Pair(u.lang, u.text, u.tokens, e, group="stab", prompt=context),
-                    Pair(u.lang, u.text, u.tokens, s, group="expr", prompt=context)]
-        return out
+        return preference_pairs(self.utterances, self.prompts, self.generated["expr"],
+                                self.generated["stab"], score_with_prompt)
 
     def lengths(self) -> pd.DataFrame:
         """Token counts of y_real, y_expr and y_stab per text (a first look at the pairs)."""
@@ -144,8 +144,7 @@ def preference_data(data: scaling.ScalingData, sft: dict, cfg: Config, cache: St
     if not real:
         raise ValueError(f"the alpha = {alpha} training set has no real speech: DGSA needs real "
                          "recordings as the chosen side of its pairs (TDSC, notebook 04, does not)")
-    max_prompt = int(slm.prompt_seconds * cfg.codec.tokens_per_second)
-    prompts = style_prompts(real, max_prompt, align.seed, random_speaker)   # from all real clips
+    prompts = style_prompts(real, prompt_tokens(cfg), align.seed, random_speaker)   # from all real clips
     rng = np.random.default_rng(align.seed)
     pick = np.sort(rng.choice(len(real), size=min(align.pair_texts, len(real)), replace=False))
     utts, prompts = [real[i] for i in pick], [prompts[i] for i in pick]
@@ -223,9 +222,8 @@ def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.Scali
     baseline and the rejection-sampling candidates, always runs). ``variants`` maps a label to
     changed ``AlignConfig`` fields: DGSA is trained once more with each, as "DGSA (label)"."""
     align = cfg.align
-    prompts = evaluation_prompts(data, int(cfg.slm.prompt_seconds * cfg.codec.tokens_per_second),
-                                 align.seed)
-    base = {"align": align, "prompts": prompts, "eval": sft["job"],
+    prompts = evaluation_prompts(data, prompt_tokens(cfg), align.seed)
+    base = {"prompts": prompts, "eval": sft["job"],
             "cache_root": str(cache.root), "cache_version": cache.version}
 
     def job(name, model, prefs, weights, styles, samples=1, settings=align):
@@ -266,10 +264,6 @@ def rejection_sampling(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- tables ---------------------------------------------------------------------------------
-TABLE_METRICS = ("cer", "wer", "H_p", "repetition", "f0_std_st", "f0_corr", "speaker_sim",
-                 "duration_ratio")
-
-
 def system_table(per_utt: pd.DataFrame, recording_cer: pd.Series | None,
                  real_prosody: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
     """P1 Tab. 3 / Tab. 7's shape: one row per (alpha, system, style) with 95 % CIs; with
