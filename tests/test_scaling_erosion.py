@@ -88,3 +88,12 @@ def test_paper_tables_load():
     assert len(t1) == 10 and t1.alpha.is_monotonic_increasing
     with pytest.raises(KeyError, match="known"):
         paper_table("P9_table1")
+
+
+def test_digests_keep_order_where_it_carries_meaning():
+    from slmlib.scaling.pipeline import digest, tokens_digest
+
+    assert digest(["b", "a"]) == digest(["a", "b"])                  # a set of clips
+    a, b = np.array([1, 2]), np.array([3])
+    assert tokens_digest([a, b]) != tokens_digest([b, a])            # prompt i belongs to item i
+    assert tokens_digest([a, b]) == tokens_digest([a.copy(), b.copy()])

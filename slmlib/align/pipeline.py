@@ -157,8 +157,8 @@ def preference_data(data: scaling.ScalingData, sft: dict, cfg: Config, cache: St
                                   score_with_prompt=False)
         return generated
 
-    params = {"version": PAIRS_VERSION, "texts": scaling.digest([u.text for u in utts]),
-              "prompts": scaling.digest([" ".join(map(str, p)) for p in prompts]),
+    params = {"version": PAIRS_VERSION, "texts": scaling.ordered_digest([u.text for u in utts]),
+              "prompts": scaling.tokens_digest(prompts),
               "temperature": slm.temperature, "top_p": slm.top_p,
               "tokens_per_char": slm.tokens_per_char, "seed": align.seed}
     step = cache.run("dgsa.pairs", params, compute, inputs=[sft["sft_key"]])
@@ -228,7 +228,9 @@ def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.Scali
 
     def job(name, model, prefs, weights, styles, samples=1, settings=align):
         pairs_ = prefs.pairs(settings.score_with_prompt) if prefs is not None else []
-        key = scaling.digest([f"{p.group}:{' '.join(map(str, p.rejected))}" for p in pairs_])
+        key = scaling.ordered_digest([[p.text, p.group, scaling.tokens_digest([p.chosen, p.rejected]),
+                                       None if p.prompt is None else scaling.tokens_digest([p.prompt])]
+                                      for p in pairs_])
         return {**base, "name": name, "alpha": model["alpha"], "sft_model": model["model"],
                 "sft_key": model["sft_key"], "align": settings,
                 "weights": weights, "pairs": pairs_, "pairs_key": key, "styles": styles,

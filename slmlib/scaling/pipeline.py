@@ -39,9 +39,20 @@ SFT_VERSION = 1        # bump when training changes what a stage produces
 EVAL_VERSION = 1
 
 
+def ordered_digest(values: list) -> str:
+    """Short hash of a JSON-able list, order kept (e.g. the prompt of each item, in item order):
+    keeps stage parameters small."""
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
 def digest(values) -> str:
-    """Short hash of a list of strings (clip hashes): keeps stage parameters small."""
-    return hashlib.sha256(json.dumps(sorted(values)).encode()).hexdigest()[:16]
+    """:func:`ordered_digest` of a set of strings (clip hashes), whatever their order."""
+    return ordered_digest(sorted(values))
+
+
+def tokens_digest(sequences) -> str:
+    """Ordered hash of token sequences: which prompt goes with which item is part of the key."""
+    return ordered_digest([np.asarray(t).tolist() for t in sequences])
 
 
 @dataclass
@@ -156,7 +167,7 @@ def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: 
     params = {"version": EVAL_VERSION, "items": digest(items.audio_sha), "sample_seed": seed,
               "temperature": slm.temperature, "top_p": slm.top_p,
               "tokens_per_char": slm.tokens_per_char,
-              "style": "off" if prompts is None else digest([" ".join(map(str, p)) for p in prompts])}
+              "style": "off" if prompts is None else tokens_digest(prompts)}
     ev = cache.run("slm.eval", params, evaluate, inputs=[model_key, *job["judge_keys"]])
     table = ev.value.copy()
     table["path"] = [str(ev.path / p) if isinstance(p, str) else None for p in table.path]
