@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from slmlib.align.config import AlignConfig
+from slmlib.align.config import AlignConfig, TDSCConfig
 from slmlib.codec.config import CodecConfig
 from slmlib.judges.config import JudgesConfig
 from slmlib.model.config import SLMConfig
@@ -43,12 +43,13 @@ class Config:
     slm: SLMConfig = field(default_factory=SLMConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    tdsc: TDSCConfig = field(default_factory=TDSCConfig)
 
 
 def _smoke() -> Config:
     return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
                   judges=JudgesConfig.smoke(), slm=SLMConfig.smoke(), scaling=ScalingConfig.smoke(),
-                  align=AlignConfig.smoke())
+                  align=AlignConfig.smoke(), tdsc=TDSCConfig.smoke())
 
 
 def _default() -> Config:

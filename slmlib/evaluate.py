@@ -65,6 +65,29 @@ def _judge_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, st
     return rows
 
 
+def _transcribe_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str],
+                      timbres: dict[str, SpeakerStats]) -> list[str]:
+    """Worker: decode each token sequence with its speaker's timbre and transcribe it."""
+    import torch
+
+    torch.set_num_threads(1)
+    codec = SpeechCodec.from_pretrained(codec_folder)
+    asr = {lang: ASR.from_pretrained(f) for lang, f in asr_folders.items()}
+    return [asr[it["lang"]].transcribe([codec.decode(np.asarray(it["tokens"], dtype=np.int64),
+                                                     timbres[it["speaker"]])])[0]
+            if len(it["tokens"]) else "" for it in items]
+
+
+def transcribe_tokens(langs: list[str], speakers: list[str], tokens: list[np.ndarray],
+                      codec_folder: str, asr_folders: dict[str, str],
+                      timbres: dict[str, SpeakerStats], workers: int) -> list[str]:
+    """What the ASR judge hears in each token sequence (decoded with the speaker's timbre):
+    the cheap judge of TDSC's candidates, which need only their transcripts (no audio is
+    written, no prosody or speaker measures)."""
+    payload = [{"lang": lang, "speaker": s, "tokens": t} for lang, s, t in zip(langs, speakers, tokens)]
+    return map_chunks(_transcribe_chunk, payload, workers, codec_folder, asr_folders, timbres)
+
+
 def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,
                  asr_folders: dict[str, str], timbres: dict[str, SpeakerStats], out: Path,
                  workers: int) -> pd.DataFrame:

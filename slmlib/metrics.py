@@ -47,7 +47,8 @@ def repetition_rate(tokens: np.ndarray, k: int = 4) -> float:
 
 
 # --- transcripts --------------------------------------------------------------------------
-def _chars(text: str, lang: str) -> str:
+def characters(text: str, lang: str) -> str:
+    """The characters CER counts: normalised text, without spaces in Thai and Lao."""
     text = normalise(text)
     return text.replace(" ", "") if lang in ("th", "lo") else text
 
@@ -59,7 +60,7 @@ def error_rates(references: list[str], hypotheses: list[str], lang: str) -> pd.D
     rows = []
     for ref, hyp in zip(references, hypotheses):
         ref_words, hyp_words = words_for_wer(ref, lang), words_for_wer(hyp, lang)
-        ref_chars, hyp_chars = _chars(ref, lang), _chars(hyp, lang)
+        ref_chars, hyp_chars = characters(ref, lang), characters(hyp, lang)
         if not ref_words or not ref_chars:
             raise ValueError(f"empty reference text {ref!r}: error rates are undefined")
         word_errors = _edits(ref_words, hyp_words)

@@ -83,18 +83,21 @@ def confusion(intended: pd.Series, predicted: pd.Series, labels: list[str],
 
 
 def metric_curves(table: pd.DataFrame, metrics: list[str], x: str = "alpha",
-                  references: dict[str, float] | None = None) -> plt.Figure:
+                  references: dict[str, float] | None = None, hue: str | None = None) -> plt.Figure:
     """One panel per metric: the estimate over ``x`` with its 95 % CI band (columns
-    ``<m>``, ``<m>_low``, ``<m>_high``); ``references`` draws a dashed line per metric (e.g.
-    the ground-truth tokens' value)."""
+    ``<m>``, ``<m>_low``, ``<m>_high``), one line per value of ``hue`` if given; ``references``
+    draws a dashed line per metric (e.g. the ground-truth tokens' value)."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
+    groups = list(table.groupby(hue, sort=False)) if hue else [(None, table)]
     for ax, m in zip(axes[0], metrics):
-        t = table.sort_values(x)
-        ax.plot(t[x], t[m], marker="o")
-        if f"{m}_low" in t:
-            ax.fill_between(t[x], t[f"{m}_low"], t[f"{m}_high"], alpha=0.25)
+        for label, g in groups:
+            t = g.dropna(subset=[m]).sort_values(x)
+            ax.plot(t[x], t[m], marker="o", label=label)
+            if f"{m}_low" in t:
+                ax.fill_between(t[x], t[f"{m}_low"], t[f"{m}_high"], alpha=0.25)
         if references and m in references:
             ax.axhline(references[m], ls="--", color="grey", label="ground-truth tokens")
+        if hue or (references and m in references):
             ax.legend(fontsize=8)
         ax.set_xlabel(x)
         ax.set_title(m)

@@ -30,21 +30,6 @@ def test_dpo_terms_at_the_reference_are_log2():
     assert (t["margin"] > 0).all() and (t["loss"] < math.log(2)).all()
 
 
-@pytest.fixture(scope="module")
-def sft(tmp_path_factory):
-    vocab = SpeechVocab.build(["abcde "], ["en"], 30)
-    rng = np.random.default_rng(0)
-    utts = []
-    for i in range(32):
-        text = "".join(rng.choice(list("abcde"), 5))
-        utts.append(Utterance("en", text, "s0", np.array([(ord(c) * 3) % 30 for c in text])))
-    cfg = SLMConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64, steps=20,
-                    batch_size=8, warmup=2, lr=5e-3, bf16=False)
-    folder = tmp_path_factory.mktemp("sft")
-    train_slm(encode_examples(vocab, with_prompts(utts, 0.0, 4, 0)), vocab, cfg, 0, folder)
-    return folder, vocab, utts
-
-
 def test_reductions_and_training_moves_margins(sft, tmp_path):
     folder, vocab, utts = sft
     rng = np.random.default_rng(1)

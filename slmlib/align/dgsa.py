@@ -17,20 +17,26 @@ from slmlib.model.data import Utterance
 from slmlib.model.generate import Request, generate_speech
 
 
-def style_prompts(utts: list[Utterance], max_tokens: int, seed: int, random_speaker: bool = False
-                  ) -> list[np.ndarray]:
-    """For each utterance, the first ``max_tokens`` of another utterance of the same speaker
-    (or of a different speaker with ``random_speaker``)."""
+def prompt_sources(speakers: list[str], seed: int, random_speaker: bool = False) -> list[int]:
+    """For each utterance (by its speaker), the index of another utterance of the same speaker
+    (or of a different speaker with ``random_speaker``) to prompt with."""
     rng = np.random.default_rng(seed)
-    speakers = np.array([u.speaker for u in utts])
-    prompts = []
-    for i, u in enumerate(utts):
-        pool = np.flatnonzero((speakers != u.speaker) if random_speaker else (speakers == u.speaker))
+    speakers_ = np.array(speakers)
+    sources = []
+    for i, speaker in enumerate(speakers_):
+        pool = np.flatnonzero((speakers_ != speaker) if random_speaker else (speakers_ == speaker))
         pool = pool[pool != i]
         if len(pool) == 0:
-            raise ValueError(f"speaker {u.speaker!r} has no other utterance to prompt with")
-        prompts.append(utts[int(rng.choice(pool))].tokens[:max_tokens])
-    return prompts
+            raise ValueError(f"speaker {speaker!r} has no other utterance to prompt with")
+        sources.append(int(rng.choice(pool)))
+    return sources
+
+
+def style_prompts(utts: list[Utterance], max_tokens: int, seed: int, random_speaker: bool = False
+                  ) -> list[np.ndarray]:
+    """For each utterance, the first ``max_tokens`` of the utterance :func:`prompt_sources` picks."""
+    return [utts[j].tokens[:max_tokens]
+            for j in prompt_sources([u.speaker for u in utts], seed, random_speaker)]
 
 
 def dgsa_pairs(model, vocab, utts: list[Utterance], prompts: list[np.ndarray], *, temperature: float,

@@ -93,8 +93,9 @@ def reference_logprobs(model, vocab: SpeechVocab, pairs: list[Pair], reduction: 
 
 def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, float],
               cfg: AlignConfig, seed: int, out: Path, device: str = "cpu",
-              log_every: int = 5) -> list[dict]:
-    """Start from the SFT model in ``sft_folder`` (also the frozen reference), minimise
+              log_every: int = 5, reference_folder: str | Path | None = None) -> list[dict]:
+    """Start from the SFT model in ``sft_folder`` (also the frozen reference unless
+    ``reference_folder`` names another, e.g. TDSC's original SFT model), minimise
     sum_g weights[g] * DPO(pairs of group g) (+ ``cfg.sft_weight`` * NLL of chosen), save the
     policy to ``out``; returns the log with per-group rewards, margins and accuracies. Batches
     are drawn from the sets with a positive weight only."""
@@ -109,7 +110,7 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
         raise ValueError(f"no weight for preference sets {unknown}; weights: {weights}")
     torch.manual_seed(seed)
     policy, vocab = load_slm(sft_folder)
-    reference, _ = load_slm(sft_folder)
+    reference, _ = load_slm(reference_folder or sft_folder)
     policy.to(device)
     reference.to(device)
     ref_c, ref_r = reference_logprobs(reference, vocab, pairs, cfg.reduction, cfg.batch_pairs)

@@ -99,14 +99,14 @@ def lambda_schedule(alpha_star: float, alphas: np.ndarray | None = None) -> pd.D
 
 # --- the SFT model and the pairs ------------------------------------------------------------
 def sft_job(data: scaling.ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache,
-            alpha: float) -> dict:
-    """The notebook-01 job of (alpha, align.seed), run in a worker (a cache hit after notebook
-    01): the model folder, its stage key and its style-off evaluation."""
+            alpha: float, seed: int | None = None) -> dict:
+    """The notebook-01 job of (alpha, seed; default ``align.seed``), run in a worker (a cache
+    hit after notebook 01): the model folder, its stage key and its style-off evaluation."""
     if alpha not in data.sets:
         raise ValueError(f"alpha {alpha} is not a mixture of this run: add it to scaling.alphas "
                          f"(now {sorted(data.sets)})")
     grid = dataclasses.replace(cfg, scaling=dataclasses.replace(
-        cfg.scaling, alphas=(alpha,), seeds=(cfg.align.seed,)))
+        cfg.scaling, alphas=(alpha,), seeds=(cfg.align.seed if seed is None else seed,)))
     job = scaling.model_jobs(data, judges, grid, cache)[0]
     with process_pool(1) as pool:
         return {**pool.submit(scaling._model_job, job).result(), "job": job}

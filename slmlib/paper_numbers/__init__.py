@@ -6,7 +6,12 @@ H_p in bits, NMOS/SMOS with 95 % CI half-widths), ``P1_table2`` is Table 2 (H_p 
 top- vs bottom-quartile H_p pairs at matched WER), ``P1_table3`` is Table 3 (alpha = 80 %: SFT,
 standard DPO, rejection sampling, DGSA) and ``P1_table7`` is Table 7 (DGSA ablations; system
 names follow ``slmlib.align.pipeline.systems``; "random-speaker pairs" is P1's "w/o
-identity-consistent pairs"). See ../shared/papers/ for the full notes.
+identity-consistent pairs"). ``P1_table4`` is Table 4 (Lao: SFT, self-training, rejection
+sampling, TDSC), ``P1_table8`` Table 8 (TDSC ablations, names as in
+``slmlib.align.tdsc_pipeline.variants``), ``P1_table9`` Table 9 (TDSC candidates by temperature
+at k = 5; pass rate and share in %) and ``P1_fig6`` Figure 6 (TDSC per iteration; values the
+text does not give were read off the plot, marked ``read_off_plot``). See ../shared/papers/ for
+the full notes.
 """
 from __future__ import annotations
 

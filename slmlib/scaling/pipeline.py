@@ -93,9 +93,10 @@ def evaluation_items(manifest: pd.DataFrame, fitted: FittedCodec, lang: str, lim
 
 
 def prepare(manifest: pd.DataFrame, fitted: FittedCodec, judges: ASRJudges, cfg: Config,
-            cache: StageCache) -> ScalingData:
-    """Filter the synthetic pool, encode every clip the study uses, build the mixtures."""
-    lang = cfg.world.scaling_language
+            cache: StageCache, lang: str | None = None) -> ScalingData:
+    """Filter the synthetic pool, encode every clip the study uses, build the mixtures of
+    ``lang`` (default: the world's scaling language; TDSC passes Lao with alphas (1.0,))."""
+    lang = lang or cfg.world.scaling_language
     pool = filtered_pool(manifest, lang, judges, cache, cfg.num_workers, cfg.scaling.filter,
                          cfg.scaling.filter_max_wer)
     real = manifest[(manifest.lang == lang) & (manifest.split == "train") & manifest.is_real]
@@ -143,12 +144,16 @@ def _model_job(job: dict) -> dict:
 
 
 def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: str,
-                   prompts: list[np.ndarray] | None = None, sample_seed: int | None = None):
+                   prompts: list[np.ndarray] | None = None, sample_seed: int | None = None,
+                   references: list[str] | None = None):
     """The cached ``slm.eval`` stage of one model: speak ``job["items"]`` (with the style
     prefix off, or on with one prompt per item), judge it; returns (table, step). ``job`` is a
-    :func:`model_jobs` job (items, decoding settings, codec and judges)."""
+    :func:`model_jobs` job (items, decoding settings, codec and judges). ``references``
+    replaces each item's speaker-similarity reference clip (voice cloning: the prompt's clip)."""
     slm: SLMConfig = job["slm"]
     items: pd.DataFrame = job["items"]
+    if references is not None:
+        items = items.assign(reference_path=references)
     seed = job["sample_seed"] if sample_seed is None else sample_seed
 
     def evaluate(folder: Path) -> pd.DataFrame:
@@ -168,6 +173,8 @@ def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: 
               "temperature": slm.temperature, "top_p": slm.top_p,
               "tokens_per_char": slm.tokens_per_char,
               "style": "off" if prompts is None else tokens_digest(prompts)}
+    if references is not None:
+        params["references"] = ordered_digest([Path(p).name for p in references])
     ev = cache.run("slm.eval", params, evaluate, inputs=[model_key, *job["judge_keys"]])
     table = ev.value.copy()
     table["path"] = [str(ev.path / p) if isinstance(p, str) else None for p in table.path]
