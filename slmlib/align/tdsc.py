@@ -217,6 +217,22 @@ def update(model: Path, model_key: str, sft_model: Path, sft_key: str, filtered:
     return step.path / step.value["final"], step.key, step.value
 
 
+def round_candidates(model: Path, model_key: str, utts: list[Utterance], k: int, cfg: TDSCConfig,
+                     slm: SLMConfig, judge: Judge, cache: StageCache) -> pd.DataFrame:
+    """Round k's judged candidates from ``model`` (cached; no filter applied yet)."""
+    texts = round_texts(utts, cfg, k)
+    temperatures = round_temperatures(cfg, k)
+    seed = cfg.seed * 1000 + 10 * k
+
+    def sample_and_judge(folder: Path) -> pd.DataFrame:
+        return judge_candidates(sample_candidates(model, texts, temperatures, cfg, slm, seed), judge)
+
+    params = {"version": CANDIDATES_VERSION, "texts": ordered_digest([[u.text, u.speaker] for u in texts]),
+              "temperatures": temperatures, "per_temperature": cfg.per_temperature,
+              "top_p": cfg.top_p, "tokens_per_char": slm.tokens_per_char, "seed": seed}
+    return cache.run("tdsc.candidates", params, sample_and_judge, inputs=[model_key, *judge.keys]).value
+
+
 def run_rounds(sft_model: Path, sft_key: str, utts: list[Utterance], cfg: TDSCConfig,
                slm: SLMConfig, align: AlignConfig, judge: Judge, cache: StageCache,
                device: str = "cpu", on_round=None) -> list[Round]:
@@ -225,18 +241,8 @@ def run_rounds(sft_model: Path, sft_key: str, utts: list[Utterance], cfg: TDSCCo
     rate = tokens_per_character(utts)
     model, key, rounds = sft_model, sft_key, []
     for k in range(1, cfg.rounds + 1):
-        texts = round_texts(utts, cfg, k)
-        temperatures = round_temperatures(cfg, k)
-        seed = cfg.seed * 1000 + 10 * k
-
-        def sample_and_judge(folder: Path, model=model) -> pd.DataFrame:
-            return judge_candidates(sample_candidates(model, texts, temperatures, cfg, slm, seed), judge)
-
-        params = {"version": CANDIDATES_VERSION, "texts": ordered_digest([[u.text, u.speaker] for u in texts]),
-                  "temperatures": temperatures, "per_temperature": cfg.per_temperature,
-                  "top_p": cfg.top_p, "tokens_per_char": slm.tokens_per_char, "seed": seed}
-        step = cache.run("tdsc.candidates", params, sample_and_judge, inputs=[key, *judge.keys])
-        filtered = apply_filters(step.value, cfg, rate)
+        candidates = round_candidates(model, key, utts, k, cfg, slm, judge, cache)
+        filtered = apply_filters(candidates, cfg, rate)
         pairs = choose_pairs(filtered, cfg)
         model, key, log = update(model, key, sft_model, sft_key, filtered, pairs, cfg, slm, align,
                                  cache, device)

@@ -228,7 +228,8 @@ def round_table(per_utt: pd.DataFrame, candidates: pd.DataFrame, rounds: pd.Data
             row = {"system": system, "round": k,
                    **{c: s.get(c, np.nan) for c in ("cer", "cer_low", "cer_high", "wer", "wer_low",
                                                      "wer_high", "H_p", "H_p_low", "H_p_high",
-                                                     "repetition", "cer_chance")}}
+                                                     "repetition", "repetition_low", "repetition_high",
+                                                     "cer_chance")}}
             c = candidates[(candidates.system == system) & (candidates["round"] == k)] if len(candidates) else candidates
             if len(c):
                 row.update(pass_rate(c, seed))
@@ -306,8 +307,9 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, t
                          f"{cfg.max_repetition}, length {cfg.min_length}-{cfg.max_length}×): iteration "
                          f"{passes.index[0]} {p0.pass_rate:.1%} [{p0.pass_rate_low:.1%}, {p0.pass_rate_high:.1%}] "
                          f"→ iteration {passes.index[-1]} {p1.pass_rate:.1%} [{p1.pass_rate_low:.1%}, "
-                         f"{p1.pass_rate_high:.1%}] ({'rose' if rose else 'did not clearly rise'}; the "
-                         "upper temperature rises too, which pushes it down).")
+                         f"{p1.pass_rate_high:.1%}] ({'rose' if rose else 'did not clearly rise'}; "
+                         f"T_max went from {t_max(cfg, int(passes.index[0]))} to "
+                         f"{t_max(cfg, int(passes.index[-1]))} between them).")
     for base in [s for s in final.system.unique() if s != "TDSC"]:
         a = final[final.system == "TDSC"].set_index("id")
         b = final[final.system == base].set_index("id").reindex(a.index)
