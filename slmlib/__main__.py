@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="copy a run's small results to outputs/reference/<profile>")
     pub.add_argument("--profile", default="default")
 
+    times = sub.add_parser("timings", help="compute seconds per cached stage (where the time goes)")
+    times.add_argument("--since", default=None,
+                       help="only steps finished after this time, e.g. '2026-11-29 00:39' (UTC)")
+
     show = sub.add_parser("config", help="print a profile's resolved config")
     show.add_argument("--profile", default="default")
     show.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
@@ -51,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config":
             import json
             print(json.dumps(json.loads(canonical_json(load_config(args.profile, overrides))), indent=1))
+        elif args.command == "timings":
+            import pandas as pd
+
+            from slmlib.cache import StageCache
+            since = pd.Timestamp(args.since, tz="UTC").timestamp() if args.since else None
+            summary = StageCache(paths.cache_dir()).stage_summary(since)
+            print(summary.round({"seconds": 1, "mean": 1, "max": 1, "share": 3}).to_string(index=False))
+            print(f"total compute: {summary.seconds.sum() / 60:.1f} min in {int(summary.steps.sum())} steps")
         elif args.command == "publish":
             files = runner.publish_reference(args.profile)
             print(f"{len(files)} files in {paths.outputs_root() / 'reference' / args.profile}")

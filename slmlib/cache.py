@@ -119,6 +119,18 @@ class StageCache:
             rows.append({k: meta[k] for k in ("name", "key", "seconds", "finished")})
         return pd.DataFrame(rows, columns=["name", "key", "seconds", "finished"])
 
+    def stage_summary(self, since: float | None = None) -> pd.DataFrame:
+        """Where the time goes: compute seconds per stage name (steps, total, mean, max and
+        share of the total), largest first; ``since`` (a Unix time) keeps the steps finished
+        after it, e.g. one run's. Stages run in parallel workers overlap, so the total is
+        compute time, not wall time."""
+        t = self.timings()
+        if since is not None:
+            t = t[t.finished >= since]
+        g = t.groupby("name").seconds.agg(steps="count", seconds="sum", mean="mean", max="max")
+        g["share"] = g.seconds / max(g.seconds.sum(), 1e-9)
+        return g.sort_values("seconds", ascending=False).reset_index()
+
     def clean_temporaries(self) -> int:
         """Remove temporary folders that killed runs left behind; returns how many.
 

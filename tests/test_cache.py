@@ -84,3 +84,15 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
 
 def _never(folder):
     raise AssertionError("a finished step was recomputed")
+
+
+def test_stage_summary_says_where_the_time_goes(tmp_path):
+    cache = StageCache(tmp_path)
+    for x, pause in [(1, 0.05), (2, 0.05), (3, 0.01)]:
+        cache.run("slow" if x < 3 else "fast", {"x": x}, lambda folder, p=pause: time.sleep(p))
+    s = cache.stage_summary().set_index("name")
+    assert list(s.index) == ["slow", "fast"] and s.loc["slow", "steps"] == 2
+    assert s.loc["slow", "seconds"] >= 0.1 and s.share.sum() == pytest.approx(1.0)
+    assert cache.stage_summary(since=time.time() + 60).empty
+    from slmlib.__main__ import main
+    assert main(["timings", "--since", "2000-01-01"]) == 0
