@@ -124,3 +124,34 @@ def test_pass_rate_interval_is_over_texts():
     c.loc[c.text_index < 10, "accepted"] = True
     p = pass_rate(c)
     assert p["pass_rate_low"] < p["pass_rate"] < p["pass_rate_high"]
+
+
+def _rows(system, cers, k=0, style="off"):
+    n = len(cers)
+    return pd.DataFrame({"id": [f"u{i}" for i in range(n)], "system": system, "round": k, "style": style,
+                         "sample": 0, "alpha": 1.0, "cer": cers, "wer": np.array(cers) * 1.5,
+                         "repetition": 0.0, "f0_std_st": 1.0})
+
+
+def test_findings_judge_p1s_claim_item_by_item():
+    from slmlib.align.tdsc_pipeline import final_rows, findings
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.6, 0.9, 40)
+    per_utt = pd.concat([_rows("SFT", base), _rows("Self-training", base - 0.01, k=2),
+                         _rows("TDSC", base - 0.2, k=1), _rows("TDSC", base - 0.1, k=2),
+                         _rows("Rejection sampling (best of 4)", base - 0.3)])
+    final = final_rows(per_utt)
+    assert set(final[final.system == "TDSC"]["round"]) == {2}
+    table = pd.DataFrame([{"system": s, "style": "off", "H_p": 9.0} for s in final.system.unique()])
+    rounds = pd.DataFrame([{"system": "TDSC", "round": k, "cer": c, "cer_low": c - 0.01, "cer_high": c + 0.01,
+                            "cer_chance": 0.95, "wer": c, "H_p": h, "H_p_low": h - 0.05, "H_p_high": h + 0.05,
+                            "repetition": 0.01, "pass_rate": p, "pass_rate_low": p - 0.05,
+                            "pass_rate_high": p + 0.05} for k, c, h, p in
+                           [(0, 0.75, 9.0, np.nan), (1, 0.6, 9.2, 0.3), (2, 0.65, 9.3, 0.6)]])
+    text = findings(table, per_utt, rounds, pd.DataFrame(), TDSCConfig(rounds=2))
+    last = text.splitlines()[-1]
+    assert "partly holds" in last                                  # rejection sampling is better
+    assert "CER fell below SFT: yes" in last and "beat self-training: yes" in last
+    assert "beat rejection sampling: no" in last and "pass rate rose: yes" in last and "H_p rose: yes" in last
+    assert "TDSC minus SFT (same test items): CER -0.100 [-0.100, -0.100] (down)" in text
