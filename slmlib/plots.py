@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import seaborn as sns
 
@@ -101,6 +102,8 @@ def metric_curves(table: pd.DataFrame, metrics: list[str], x: str = "alpha",
             ax.legend(fontsize=8)
         ax.set_xlabel(x)
         ax.set_title(m)
+        if pd.api.types.is_integer_dtype(table[x]):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 

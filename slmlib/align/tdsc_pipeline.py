@@ -34,7 +34,8 @@ import pandas as pd
 from slmlib.align import pipeline as dgsa
 from slmlib.align.config import TDSCConfig
 from slmlib.align.dgsa import prompt_sources
-from slmlib.align.tdsc import Judge, choose_pairs, round_temperatures, run_rounds, t_max
+from slmlib.align.tdsc import (Judge, apply_filters, choose_pairs, round_temperatures, run_rounds, t_max,
+                               tokens_per_character)
 from slmlib.cache import StageCache
 from slmlib.codec.pipeline import FittedCodec
 from slmlib.config import Config
@@ -182,6 +183,9 @@ def run_systems(sft: dict, data: scaling.ScalingData, judge: Judge, cfg: Config,
     per_utt = pd.concat([per_utt[per_utt["sample"] == 0], best], ignore_index=True).assign(alpha=ALPHA)
     candidates = pd.concat([r["candidates"].assign(system=d["name"]) for d in done for r in d["rounds"]],
                            ignore_index=True) if any(d["rounds"] for d in done) else pd.DataFrame()
+    if len(candidates):     # every system's samples judged by TDSC's own filter, for comparable pass rates
+        rate = tokens_per_character(base["utterances"])
+        candidates["passes_tdsc"] = apply_filters(candidates, cfg.tdsc, rate).accepted.to_numpy()
     rounds = pd.DataFrame([{"system": d["name"], "round": r["k"], "accepted": r["log"].get("accepted", 0),
                             "pairs": r["pairs"], "pairs_trained": r["log"].get("pairs", 0),
                             "sft_steps": len(r["log"].get("sft", [])),
@@ -199,23 +203,24 @@ def final_rows(per_utt: pd.DataFrame) -> pd.DataFrame:
     return per_utt[per_utt["round"] == last]
 
 
-def pass_rate(candidates: pd.DataFrame, seed: int = 0) -> dict:
-    """Share of accepted candidates with a 95 % bootstrap CI over texts (a text's candidates
-    share its difficulty, so texts are the resampling unit)."""
-    per_text = candidates.groupby("text_index").accepted.agg(["sum", "count"])
+def pass_rate(candidates: pd.DataFrame, seed: int = 0, column: str = "accepted") -> dict:
+    """Share of candidates passing (``column``) with a 95 % bootstrap CI over texts (a text's
+    candidates share its difficulty, so texts are the resampling unit)."""
+    per_text = candidates.groupby("text_index")[column].agg(["sum", "count"])
     rng = np.random.default_rng(seed)
     n = len(per_text)
     boots = [per_text.iloc[i].sum() for i in (rng.integers(0, n, n) for _ in range(1000))]
     rates = [b["sum"] / b["count"] for b in boots]
     lo, hi = np.quantile(rates, [0.025, 0.975])
-    return {"pass_rate": float(candidates.accepted.mean()), "pass_rate_low": float(lo),
+    return {"pass_rate": float(candidates[column].mean()), "pass_rate_low": float(lo),
             "pass_rate_high": float(hi), "candidates": len(candidates)}
 
 
 def round_table(per_utt: pd.DataFrame, candidates: pd.DataFrame, rounds: pd.DataFrame,
                 systems: tuple[str, ...] = ("TDSC", "Self-training"), seed: int = 0) -> pd.DataFrame:
     """P1 Fig. 6's numbers: per system and round k, model k's test metrics with CIs (round 0 =
-    SFT) and the pass rate of iteration k's candidates (sampled from model k - 1)."""
+    SFT) and the pass rate of iteration k's candidates (sampled from model k - 1) by TDSC's
+    judge (``passes_tdsc``: self-training keeps every sample, but is scored by the same bar)."""
     rows = []
     off = per_utt[per_utt["style"] == "off"]
     for system in systems:
@@ -231,7 +236,7 @@ def round_table(per_utt: pd.DataFrame, candidates: pd.DataFrame, rounds: pd.Data
                                                      "cer_chance")}}
             c = candidates[(candidates.system == system) & (candidates["round"] == k)] if len(candidates) else candidates
             if len(c):
-                row.update(pass_rate(c, seed))
+                row.update(pass_rate(c, seed, "passes_tdsc"))
                 r = rounds[(rounds.system == system) & (rounds["round"] == k)].iloc[0]
                 row.update({"accepted": int(r.accepted), "pairs": int(r.pairs)})
             rows.append(row)
