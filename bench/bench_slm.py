@@ -5,6 +5,12 @@
   autocast) on the same model, batches and data: tokens/s and their ratio;
 * padding: length-bucketed batches vs random batches of the same size: padding waste and
   effective (non-padding) tokens/s;
+* MFU: model FLOPs utilisation of both training loops, model FLOPs = 6 N per token (N = all
+  parameters; Kaplan et al.'s rule, attention ignored at these lengths) against the processor's
+  nominal bf16 peak per thread (AMX: 1,024 bf16 FMAs per cycle per core, at the nominal clock
+  of /proc/cpuinfo; AVX512-BF16: 64 FMAs), so the figure is a lower bound where turbo runs.
+  Both loops are credited 6 N per token, the work the plain loop does: slmlib's loop skips the
+  output layer on text and prompt positions, so its MFU counts that saving as useful work;
 * generation: ``slmlib.model.generate.generate_speech`` (length-sorted batches of 64, static KV
   cache) vs ``model.generate`` at batch 8 with its defaults (dynamic cache), both greedy and with
   the same speech-only and length processors: tokens/s, ratio, and whether outputs are identical.
@@ -68,6 +74,16 @@ def _padding(batches, lengths) -> float:
     return 1.0 - sum(lengths[b].sum() for b in batches) / total
 
 
+def cpu_peak_flops(threads: int) -> tuple[float, str]:
+    """Nominal peak FLOP/s of ``threads`` cores in bf16 (or fp32 without bf16 units) and how."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    mhz = next((float(ln.split(":", 1)[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")), 0.0)
+    fma, unit = ((1024, "AMX bf16") if "amx_bf16" in flags else (64, "AVX512-BF16") if "avx512_bf16" in flags
+                 else (32, "AVX512 fp32") if "avx512f" in flags else (16, "AVX2 fp32"))
+    return 2 * fma * mhz * 1e6 * threads, f"{unit}, {fma} FMA/cycle/core at {mhz:.0f} MHz x {threads}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=8)
@@ -103,6 +119,12 @@ def main() -> None:
         "ratio_effective_bucketed_vs_random": round(
             ours_bucketed * (1 - waste_bucketed) / (ours * (1 - waste_random)), 2),
     }
+    flops_per_token = 6 * sum(p.numel() for p in model.parameters())
+    peak, how = cpu_peak_flops(args.threads)
+    if peak:
+        training.update({"model_flops_per_token_6N": flops_per_token, "peak_flops_per_s": peak,
+                         "peak": how, "mfu_plain": round(plain * flops_per_token / peak, 4),
+                         "mfu_slmlib": round(ours * flops_per_token / peak, 4)})
     print(json.dumps(training, indent=1), flush=True)
 
     if args.model:      # a trained SLM speaks for as long as its text needs; a random one stops at once
