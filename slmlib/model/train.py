@@ -65,14 +65,17 @@ def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
     return model
 
 
-def target_logprobs(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def target_logprobs(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of each labelled next token, (B, T-1), and the mask of those positions.
 
     The output layer runs only on positions whose next token carries a label: with a 13k-token
     speech vocabulary the head is most of the compute, and text and prompt positions carry no
     loss (the speech-only loss of the issue, computed without wasting the head on them).
+    ``inputs_embeds`` replaces the embedding lookup (SASLM modulates the text embeddings).
     """
-    hidden = model.get_decoder()(input_ids=batch["input_ids"],
+    ids = None if inputs_embeds is not None else batch["input_ids"]
+    hidden = model.get_decoder()(input_ids=ids, inputs_embeds=inputs_embeds,
                                  attention_mask=batch["attention_mask"]).last_hidden_state
     targets = batch["labels"][:, 1:]
     mask = targets != IGNORE
