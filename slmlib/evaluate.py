@@ -116,19 +116,22 @@ def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: st
     return table
 
 
-def chance_cer(table: pd.DataFrame) -> float:
-    """CER of each transcript against *another* item's text (the texts rotated by one): what
-    a system that says something unrelated scores with this judge. A model is intelligible
-    only to the extent its CER lies below this."""
-    if len(table) < 2:
-        return float("nan")
+def chance_cers(table: pd.DataFrame) -> pd.Series:
+    """Per item (indexed like ``table``): the CER of its transcript against *another* item's
+    text (each language's texts rotated by one): what a system that says something unrelated
+    scores with this judge. A model is intelligible only to the extent its CER lies below this."""
     parts = []
     for lang, g in table.groupby("lang"):
         if len(g) < 2:
             continue
         refs = list(np.roll(g.text.to_numpy(), 1))
-        parts.append(error_rates(refs, list(g.hypothesis.fillna("")), lang).cer)
-    return float(pd.concat(parts).mean()) if parts else float("nan")
+        parts.append(error_rates(refs, list(g.hypothesis.fillna("")), lang).cer.set_axis(g.index))
+    return pd.concat(parts).reindex(table.index) if parts else pd.Series(np.nan, index=table.index)
+
+
+def chance_cer(table: pd.DataFrame) -> float:
+    """Mean of :func:`chance_cers`."""
+    return float(chance_cers(table).mean()) if len(table) >= 2 else float("nan")
 
 
 SUMMARY_COLUMNS = ("wer", "cer", "f0_std_st", "f0_range_st", "f0_std_hz", "f0_range_hz",

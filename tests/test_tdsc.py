@@ -130,7 +130,8 @@ def _rows(system, cers, k=0, style="off"):
     n = len(cers)
     return pd.DataFrame({"id": [f"u{i}" for i in range(n)], "system": system, "round": k, "style": style,
                          "sample": 0, "alpha": 1.0, "cer": cers, "wer": np.array(cers) * 1.5,
-                         "repetition": 0.0, "f0_std_st": 1.0})
+                         "repetition": 0.0, "f0_std_st": 1.0, "lang": "en",
+                         "text": [f"text number {i}" for i in range(n)], "hypothesis": "a text"})
 
 
 def test_findings_judge_p1s_claim_item_by_item():
@@ -152,6 +153,7 @@ def test_findings_judge_p1s_claim_item_by_item():
     text = findings(table, per_utt, rounds, pd.DataFrame(), TDSCConfig(rounds=2))
     last = text.splitlines()[-1]
     assert "partly holds" in last                                  # rejection sampling is better
-    assert "CER fell below SFT: yes" in last and "beat self-training: yes" in last
+    assert "CER fell below SFT: yes" in last and "and relative to chance: yes" in last
+    assert "beat self-training: yes" in last
     assert "beat rejection sampling: no" in last and "pass rate rose: yes" in last and "H_p rose: yes" in last
     assert "TDSC minus SFT (same test items): CER -0.100 [-0.100, -0.100] (down)" in text

@@ -39,7 +39,7 @@ from slmlib.align.tdsc import (Judge, apply_filters, choose_pairs, round_tempera
 from slmlib.cache import StageCache
 from slmlib.codec.pipeline import FittedCodec
 from slmlib.config import Config
-from slmlib.evaluate import summarise
+from slmlib.evaluate import chance_cers, summarise
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.metrics import token_entropy
 from slmlib.model.config import SLMConfig
@@ -282,6 +282,18 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
     return ours.merge(paper, on="system", how="outer").round(3)
 
 
+def with_chance_gap(per_utt: pd.DataFrame) -> pd.DataFrame:
+    """Add ``cer_vs_chance``: each item's CER minus its transcript's CER against another item's
+    text (:func:`slmlib.evaluate.chance_cers`, within each system and style, items in id order).
+    Output that drifts towards generic speech lowers both, so a gain in CER alone can be a
+    gain in sounding like the language rather than in saying the text."""
+    parts = []
+    for _, g in per_utt.groupby(["system", "style", "round"], sort=False):
+        g = g.sort_values("id")
+        parts.append(g.assign(cer_vs_chance=g.cer - chance_cers(g)))
+    return pd.concat(parts) if parts else per_utt.assign(cer_vs_chance=np.nan)
+
+
 def _interval(r: pd.Series | None) -> str:
     if r is None:
         return "n/a"
@@ -301,7 +313,7 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, t
     """Closing lines of notebook 04, from this run's numbers: the rounds, the pass rate, TDSC
     against every other system (paired, same items, style off), the temperatures, cloning, and
     P1's claim judged on CER (our judge's WER exceeds 1 on short Lao words; it is shown too)."""
-    final = final_rows(per_utt)
+    final = with_chance_gap(final_rows(per_utt))
     final = final[final["style"] == "off"]
     t = table[table["style"] == "off"].set_index("system")
     lines, claims = [], {}
@@ -325,14 +337,16 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, t
                          f"{p1.pass_rate_high:.1%}] (T_max {t_max(cfg, int(passes.index[0]))} → "
                          f"{t_max(cfg, int(passes.index[-1]))}).")
     for base in [x for x in final.system.unique() if x != "TDSC"]:
-        parts = [f"{m.upper() if m != 'repetition' else 'Rep'} {_interval(_paired(final, 'TDSC', base, m))}"
-                 for m in ("cer", "wer", "repetition")]
+        names = {"cer": "CER", "cer_vs_chance": "CER minus chance", "wer": "WER", "repetition": "Rep"}
+        parts = [f"{names[m]} {_interval(_paired(final, 'TDSC', base, m))}" for m in names]
         if base in t.index and "TDSC" in t.index:
             parts.append(f"H_p {t.loc['TDSC', 'H_p']:.2f} vs {t.loc[base, 'H_p']:.2f}")
         lines.append(f"- TDSC minus {base} (same test items): " + "; ".join(parts) + ".")
         r = _paired(final, "TDSC", base, "cer")
         if base == "SFT":
             claims["CER fell below SFT"] = r is not None and r.high < 0
+            c = _paired(final, "TDSC", base, "cer_vs_chance")
+            claims["and relative to chance"] = c is not None and c.high < 0
         elif base == "Self-training" or base.startswith("Rejection sampling"):
             claims[f"beat {base.split(' (')[0].lower()}"] = r is not None and r.high < 0
     if len(temps):
