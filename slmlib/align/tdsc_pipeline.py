@@ -157,7 +157,7 @@ class TDSCResult:
 
 def run_systems(sft: dict, data: scaling.ScalingData, judge: Judge, cfg: Config, cache: StageCache,
                 names: tuple[str, ...] | None = None) -> TDSCResult:
-    """Run every variant of :func:`variants` (or those in ``names``; TDSC and self-training are
+    """Run every variant of :func:`variants` (or TDSC and those in ``names``; TDSC and self-training are
     evaluated after every round, the others after the last) and the SFT baselines, on
     ``cfg.num_workers`` processes."""
     every = variants(cfg.tdsc, cfg.slm)
