@@ -112,13 +112,6 @@ def sft_job(data: scaling.ScalingData, judges: ASRJudges, cfg: Config, cache: St
         return {**pool.submit(scaling._model_job, job).result(), "job": job}
 
 
-def real_utterances(data: scaling.ScalingData, alpha: float) -> list[Utterance]:
-    """The real utterances of alpha's training set (their tokens are y_real)."""
-    rows = data.utterances.set_index("id").loc[data.sets[alpha]]
-    rows = rows[rows.is_real]
-    return [Utterance(r.lang, r.text, r.speaker, data.tokens[i]) for i, r in rows.iterrows()]
-
-
 @dataclass
 class PreferenceData:
     utterances: list[Utterance]
@@ -140,7 +133,7 @@ def preference_data(data: scaling.ScalingData, sft: dict, cfg: Config, cache: St
                     alpha: float, random_speaker: bool = False) -> PreferenceData:
     """Cached: y_expr and y_stab of the frozen SFT model for ``pair_texts`` real texts."""
     align, slm = cfg.align, cfg.slm
-    real = real_utterances(data, alpha)
+    real = scaling.training_utterances(data, alpha, real_only=True)
     if not real:
         raise ValueError(f"the alpha = {alpha} training set has no real speech: DGSA needs real "
                          "recordings as the chosen side of its pairs (TDSC, notebook 04, does not)")

@@ -43,7 +43,6 @@ from slmlib.evaluate import chance_cers, summarise
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.metrics import token_entropy
 from slmlib.model.config import SLMConfig
-from slmlib.model.data import Utterance
 from slmlib.parallel import process_pool
 from slmlib.scaling import pipeline as scaling
 
@@ -68,11 +67,6 @@ def prepare(manifest: pd.DataFrame, fitted: FittedCodec, judges: ASRJudges, cfg:
 def sft_model(data: scaling.ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> dict:
     """The synthetic-only SFT model (trained here unless cached) and its style-off evaluation."""
     return dgsa.sft_job(data, judges, _grid(cfg), cache, ALPHA, seed=cfg.tdsc.seed)
-
-
-def training_utterances(data: scaling.ScalingData) -> list[Utterance]:
-    rows = data.utterances.set_index("id").loc[data.sets[ALPHA]]
-    return [Utterance(r.lang, r.text, r.speaker, data.tokens[i]) for i, r in rows.iterrows()]
 
 
 def candidate_judge(data: scaling.ScalingData, fitted: FittedCodec, judges: ASRJudges) -> Judge:
@@ -127,12 +121,14 @@ def _system_job(job: dict) -> dict:
             table, _ = scaling.evaluate_model(ev, cache, model, key, prompts=clone[0], references=clone[1])
             tables.append(table.assign(system=system, round=k, style="on", sample=0))
 
-    if job["config"] is None:          # the SFT model itself
+    if job["config"] is None:          # the SFT model (its style-off sample 0 is sft_job's own table)
+        model = Path(sft["model"])
         for s in range(1, job["samples"]):
-            table, _ = scaling.evaluate_model(ev, cache, Path(sft["model"]), sft["sft_key"],
+            table, _ = scaling.evaluate_model(ev, cache, model, sft["sft_key"],
                                               sample_seed=ev["sample_seed"] + s)
             tables.append(table.assign(system="SFT", round=0, style="off", sample=s))
-        evaluate(Path(sft["model"]), sft["sft_key"], 0, "SFT", last=True)
+        table, _ = scaling.evaluate_model(ev, cache, model, sft["sft_key"], prompts=clone[0], references=clone[1])
+        tables.append(table.assign(system="SFT", round=0, style="on", sample=0))
         return {"name": "SFT", "tables": tables, "rounds": []}
     cfg: TDSCConfig = job["config"]
 
@@ -166,7 +162,7 @@ def run_systems(sft: dict, data: scaling.ScalingData, judge: Judge, cfg: Config,
         raise ValueError(f"unknown TDSC systems {unknown}; known: {sorted(every)}")
     clone = cloning_setup(data, cfg)
     base = {"eval": sft["job"], "sft": {k: sft[k] for k in ("model", "sft_key")},
-            "utterances": training_utterances(data), "align": cfg.align, "judge": judge,
+            "utterances": scaling.training_utterances(data, ALPHA), "align": cfg.align, "judge": judge,
             "cache_root": str(cache.root), "cache_version": cache.version}
     jobs = [{**base, "name": name, "config": c, "every_round": name in ("TDSC", "Self-training"),
              "clone": clone if name == "TDSC" else None, "samples": 1}
@@ -177,7 +173,6 @@ def run_systems(sft: dict, data: scaling.ScalingData, judge: Judge, cfg: Config,
         done = list(pool.map(_system_job, jobs))
     sft_off = sft["table"].assign(system="SFT", round=0, style="off", sample=0)
     per_utt = pd.concat([sft_off] + [t for d in done for t in d["tables"]], ignore_index=True)
-    per_utt = per_utt.drop_duplicates(["system", "round", "style", "sample", "id"])
     samples = per_utt[(per_utt.system == "SFT") & (per_utt["style"] == "off")]
     best = dgsa.rejection_sampling(samples).assign(round=0)
     per_utt = pd.concat([per_utt[per_utt["sample"] == 0], best], ignore_index=True).assign(alpha=ALPHA)
@@ -301,10 +296,9 @@ def _interval(r: pd.Series | None) -> str:
     return f"{r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}] ({sign})"
 
 
-def _paired(final: pd.DataFrame, system: str, base: str, metric: str) -> pd.Series | None:
-    """``system`` minus ``base`` on the same items (paired bootstrap), or None."""
-    d = dgsa.paired_deltas(final, base, style="off", metrics=(metric,))
-    r = d[d.system == system] if len(d) else d
+def _paired(deltas: pd.DataFrame, system: str, metric: str) -> pd.Series | None:
+    """The row of ``deltas`` (:func:`slmlib.align.pipeline.paired_deltas`) for system and metric."""
+    r = deltas[(deltas.system == system) & (deltas.metric == metric)] if len(deltas) else deltas
     return None if r.empty else r.iloc[0]
 
 
@@ -336,16 +330,19 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, t
                          f"→ iteration {passes.index[-1]} {p1.pass_rate:.1%} [{p1.pass_rate_low:.1%}, "
                          f"{p1.pass_rate_high:.1%}] (T_max {t_max(cfg, int(passes.index[0]))} → "
                          f"{t_max(cfg, int(passes.index[-1]))}).")
+    names = {"cer": "CER", "cer_vs_chance": "CER minus chance", "wer": "WER", "repetition": "Rep"}
+    tdsc_rows = final[final.system == "TDSC"]
     for base in [x for x in final.system.unique() if x != "TDSC"]:
-        names = {"cer": "CER", "cer_vs_chance": "CER minus chance", "wer": "WER", "repetition": "Rep"}
-        parts = [f"{names[m]} {_interval(_paired(final, 'TDSC', base, m))}" for m in names]
+        vs = dgsa.paired_deltas(pd.concat([final[final.system == base], tdsc_rows]), base, style="off",
+                                metrics=tuple(names))
+        parts = [f"{names[m]} {_interval(_paired(vs, 'TDSC', m))}" for m in names]
         if base in t.index and "TDSC" in t.index:
             parts.append(f"H_p {t.loc['TDSC', 'H_p']:.2f} vs {t.loc[base, 'H_p']:.2f}")
         lines.append(f"- TDSC minus {base} (same test items): " + "; ".join(parts) + ".")
-        r = _paired(final, "TDSC", base, "cer")
+        r = _paired(vs, "TDSC", "cer")
         if base == "SFT":
             claims["CER fell below SFT"] = r is not None and r.high < 0
-            c = _paired(final, "TDSC", base, "cer_vs_chance")
+            c = _paired(vs, "TDSC", "cer_vs_chance")
             claims["and relative to chance"] = c is not None and c.high < 0
         elif base == "Self-training" or base.startswith("Rejection sampling"):
             claims[f"beat {base.split(' (')[0].lower()}"] = r is not None and r.high < 0

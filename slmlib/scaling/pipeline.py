@@ -188,14 +188,22 @@ class GridResult:
     logs: dict[str, list[dict]]   # training logs by "alpha=.. seed=.."
 
 
+def training_utterances(data: ScalingData, alpha: float, real_only: bool = False) -> list[Utterance]:
+    """The utterances of alpha's training set in set order (only the real ones with
+    ``real_only``: DGSA's chosen side)."""
+    rows = data.utterances.set_index("id").loc[data.sets[alpha]]
+    if real_only:
+        rows = rows[rows.is_real]
+    return [Utterance(r.lang, r.text, r.speaker, data.tokens[i]) for i, r in zip(rows.index, rows.itertuples())]
+
+
 def model_jobs(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> list[dict]:
     """One job (the inputs of :func:`_model_job`) per (alpha, seed) of ``cfg.scaling``."""
     by_id = data.utterances.set_index("id")
     jobs = []
     for alpha in cfg.scaling.alphas:
-        ids = data.sets[alpha]
-        rows = by_id.loc[ids]
-        utts = [Utterance(r.lang, r.text, r.speaker, data.tokens[i]) for i, r in zip(ids, rows.itertuples())]
+        rows = by_id.loc[data.sets[alpha]]
+        utts = training_utterances(data, alpha)
         for seed in cfg.scaling.seeds:
             jobs.append({"alpha": alpha, "seed": seed, "slm": cfg.slm, "vocab": data.vocab,
                          "utterances": utts, "clips": digest(rows.audio_sha),
