@@ -25,6 +25,7 @@ from slmlib.align.config import AlignConfig, TDSCConfig
 from slmlib.codec.config import CodecConfig
 from slmlib.judges.config import JudgesConfig
 from slmlib.model.config import SLMConfig
+from slmlib.saslm.config import SASLMConfig
 from slmlib.scaling.config import ScalingConfig
 from slmlib.world.config import WorldConfig
 
@@ -44,12 +45,14 @@ class Config:
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     tdsc: TDSCConfig = field(default_factory=TDSCConfig)
+    saslm: SASLMConfig = field(default_factory=SASLMConfig)
 
 
 def _smoke() -> Config:
     return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
                   judges=JudgesConfig.smoke(), slm=SLMConfig.smoke(), scaling=ScalingConfig.smoke(),
-                  align=AlignConfig.smoke(), tdsc=TDSCConfig.smoke())
+                  align=AlignConfig.smoke(), tdsc=TDSCConfig.smoke(),
+                  saslm=SASLMConfig.smoke())
 
 
 def _default() -> Config:

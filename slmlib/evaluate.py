@@ -88,6 +88,43 @@ def transcribe_tokens(langs: list[str], speakers: list[str], tokens: list[np.nda
     return map_chunks(_transcribe_chunk, payload, workers, codec_folder, asr_folders, timbres)
 
 
+def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str],
+                  timbres: dict[str, SpeakerStats], registers: dict[str, float]) -> list[dict]:
+    """Worker: decode each token sequence, transcribe it and measure its emotion features."""
+    import torch
+
+    from slmlib.judges.emotion import emotion_features
+
+    torch.set_num_threads(1)
+    codec = SpeechCodec.from_pretrained(codec_folder)
+    asr = {lang: ASR.from_pretrained(f) for lang, f in asr_folders.items()}
+    rows = []
+    for it in items:
+        tokens = np.asarray(it["tokens"], dtype=np.int64)
+        if len(tokens) == 0:
+            rows.append({"hypothesis": ""})
+            continue
+        wav = codec.decode(tokens, timbres[it["speaker"]])
+        rows.append({"hypothesis": asr[it["lang"]].transcribe([wav])[0],
+                     **emotion_features(wav, it["text"], registers[it["speaker"]])})
+    return rows
+
+
+def listen_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,
+                  asr_folders: dict[str, str], timbres: dict[str, SpeakerStats],
+                  registers: dict[str, float], workers: int) -> pd.DataFrame:
+    """For each item (``lang``, ``text``, ``speaker``) and its tokens: the transcript, CER/WER
+    and the emotion judge's features of the decoded audio, without writing audio (SASLM's
+    rollouts are judged this way: many clips, none kept)."""
+    payload = [{"lang": r.lang, "text": r.text, "speaker": r.speaker, "tokens": t}
+               for r, t in zip(items.itertuples(), tokens)]
+    heard = pd.DataFrame(map_chunks(_listen_chunk, payload, workers, codec_folder, asr_folders,
+                                    timbres, registers))
+    rates = pd.concat([error_rates(list(g.text), list(heard.hypothesis.iloc[g.index]), lang).set_axis(g.index)
+                       for lang, g in items.reset_index(drop=True).groupby("lang")])
+    return pd.concat([heard, rates.sort_index()], axis=1)
+
+
 def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,
                  asr_folders: dict[str, str], timbres: dict[str, SpeakerStats], out: Path,
                  workers: int) -> pd.DataFrame:

@@ -72,6 +72,26 @@ def loss_curves(logs: dict[str, list[dict]], title: str = "training loss") -> pl
     return fig
 
 
+def term_curves(logs: dict[str, list[dict]], terms: list[str], title: str = "") -> plt.Figure:
+    """One panel per loss term over training steps, one line per run; a log whose entries carry
+    a ``stage`` restarts its step count per stage, so later stages are shifted to follow on."""
+    df = pd.concat([pd.DataFrame(log).assign(run=name) for name, log in logs.items() if log])
+    if "stage" in df:
+        ends = df.groupby(["run", "stage"]).step.max().groupby(level="run").cumsum()
+        offset = ends.groupby(level="run").shift(fill_value=0)
+        df["step"] = df.step + [offset[(r, s)] for r, s in zip(df.run, df.stage)]
+    terms = [t for t in terms if t in df]
+    fig, axes = plt.subplots(1, len(terms), figsize=(3.4 * len(terms), 3), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        sns.lineplot(data=df.dropna(subset=[term]), x="step", y=term, hue="run", ax=ax, legend=ax is axes[0][-1])
+        ax.set_title(term)
+    if axes[0][-1].get_legend():
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def confusion(intended: pd.Series, predicted: pd.Series, labels: list[str],
               title: str = "") -> plt.Figure:
     """Row-normalised confusion matrix (rows: intended, columns: predicted)."""

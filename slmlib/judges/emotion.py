@@ -62,10 +62,17 @@ class EmotionJudge:
         return cls(model, names)
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
+        return self.model.predict(self._matrix(table))
+
+    def probabilities(self, table: pd.DataFrame) -> np.ndarray:
+        """(N, len(classes)) class probabilities, columns in :attr:`classes` order."""
+        return self.model.predict_proba(self._matrix(table))
+
+    def _matrix(self, table: pd.DataFrame) -> np.ndarray:
         missing = sorted(set(self.features) - set(table.columns))
         if missing:
             raise ValueError(f"feature table lacks {missing}; compute it with emotion_features")
-        return self.model.predict(table[self.features].fillna(0.0).to_numpy())
+        return table[self.features].fillna(0.0).to_numpy()
 
     @property
     def classes(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -58,11 +59,16 @@ def max_speech_tokens(text: str, tokens_per_char: float) -> int:
 @torch.inference_mode()
 def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, temperature: float,
                     top_p: float, tokens_per_char: float, batch_size: int, seed: int,
-                    static_cache: bool = True) -> list[np.ndarray]:
+                    static_cache: bool = True,
+                    embed_prefix: Callable[[torch.Tensor, list[int]], torch.Tensor] | None = None
+                    ) -> list[np.ndarray]:
     """Codec tokens for each request, in order. ``temperature`` 0 means greedy decoding.
 
     Requests are batched by prefix length (less left padding); the seed makes sampling
-    reproducible for the same requests, batch size and machine.
+    reproducible for the same requests, batch size and machine. ``embed_prefix(ids, rows)``
+    turns a batch's left-padded prefix ids and the request indices of its rows into
+    ``inputs_embeds`` (SASLM's intent-modulated text embeddings); generation then starts from
+    those embeddings and continues with the model's own embeddings.
     """
     from transformers import LogitsProcessorList
 
@@ -83,14 +89,18 @@ def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, tempe
             ids[row, width - len(prefixes[i]):] = torch.tensor(prefixes[i])
             mask[row, width - len(prefixes[i]):] = 1
         limits = [max_speech_tokens(requests[i].text, tokens_per_char) for i in idx]
+        # generate() from inputs_embeds returns (and shows the processors) only the new tokens
+        first = 0 if embed_prefix is not None else width
         processors = LogitsProcessorList([SpeechOnly(vocab, size),
-                                          LengthCap(width, limits, vocab.eos_id)])
+                                          LengthCap(first, limits, vocab.eos_id)])
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0} \
             if temperature > 0 else {"do_sample": False}
+        inputs = {"input_ids": ids.to(device)} if embed_prefix is None else \
+            {"inputs_embeds": embed_prefix(ids.to(device), [int(i) for i in idx])}
         generated = model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max(limits) + 1,
+            **inputs, attention_mask=mask.to(device), max_new_tokens=max(limits) + 1,
             logits_processor=processors, pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id,
             cache_implementation="static" if static_cache else None, **sampling)
         for row, i in enumerate(idx):
-            out[i] = vocab.speech_from_ids(generated[row, width:].cpu().numpy())
+            out[i] = vocab.speech_from_ids(generated[row, first:].cpu().numpy())
     return out

@@ -69,15 +69,27 @@ def target_logprobs(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of each labelled next token, (B, T-1), and the mask of those positions.
 
+    ``inputs_embeds`` replaces the embedding lookup (SASLM modulates the text embeddings).
+    """
+    return labelled_logprobs(model, decoder_states(model, batch, inputs_embeds), batch["labels"])
+
+
+def decoder_states(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """The transformer's last hidden states (B, T, H), before the output layer."""
+    ids = None if inputs_embeds is not None else batch["input_ids"]
+    return model.get_decoder()(input_ids=ids, inputs_embeds=inputs_embeds,
+                               attention_mask=batch["attention_mask"]).last_hidden_state
+
+
+def labelled_logprobs(model, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`target_logprobs` from given hidden states.
+
     The output layer runs only on positions whose next token carries a label: with a 13k-token
     speech vocabulary the head is most of the compute, and text and prompt positions carry no
     loss (the speech-only loss of the issue, computed without wasting the head on them).
-    ``inputs_embeds`` replaces the embedding lookup (SASLM modulates the text embeddings).
     """
-    ids = None if inputs_embeds is not None else batch["input_ids"]
-    hidden = model.get_decoder()(input_ids=ids, inputs_embeds=inputs_embeds,
-                                 attention_mask=batch["attention_mask"]).last_hidden_state
-    targets = batch["labels"][:, 1:]
+    targets = labels[:, 1:]
     mask = targets != IGNORE
     logits = model.get_output_embeddings()(hidden[:, :-1][mask]).float()
     picked = logits.log_softmax(-1).gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)

@@ -10,7 +10,11 @@ identity-consistent pairs"). ``P1_table4`` is Table 4 (Lao: SFT, self-training, 
 sampling, TDSC), ``P1_table8`` Table 8 (TDSC ablations, names as in
 ``slmlib.align.tdsc_pipeline.variants``), ``P1_table9`` Table 9 (TDSC candidates by temperature
 at k = 5; pass rate and share in %) and ``P1_fig6`` Figure 6 (TDSC per iteration; values the
-text does not give were read off the plot, marked ``read_off_plot``). See ../shared/papers/ for
+text does not give were read off the plot, marked ``read_off_plot``). P2 = arXiv 2604.11424 (v2,
+via the study note of ../shared/papers/P2_saslm.md): ``P2_tables`` holds Table 2 (EchoMind main
+results: WER %, F0-Var, EmoAlign %, Ovr 1-5), Table 3 (modulation ablation) and Table 4
+(self vs oracle reward), with the name of our analogous system in ``ours``; ``P2_probes`` the
+linear emotion probes (Table 3 / Fig. 5, accuracy %). See ../shared/papers/ for
 the full notes.
 """
 from __future__ import annotations

@@ -40,7 +40,7 @@ class IntentSpeechHead(nn.Module):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"bridge mode {mode!r}: use one of {MODES}")
-        self.lm, self.vocab, self.mode = lm, vocab, mode
+        self.lm, self.vocab, self.mode, self.latent = lm, vocab, mode, latent
         hidden = lm.config.hidden_size
         if mode == "add":
             self.project = nn.Linear(thinker_hidden, hidden)

@@ -1,0 +1,297 @@
+"""SASLM as one module: the thinker, the bridge of a mode and the speech head (P2 §1-2), plus the
+critic heads stage 3 scores rollouts with; its losses, stage 1-2 training, generation and the
+sequence log-probabilities the anchored preference loss needs.
+
+Choices where P2 is silent (see also ``SASLMConfig``): z = μ (no sampling) when generating and
+when scoring sequences for stage 3, so a rollout's log-probability is a function of the model
+alone; the critic heads read detached states (judging does not move what is judged).
+"""
+from __future__ import annotations
+
+import json
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from slmlib.model.data import bucketed_batches, collate
+from slmlib.model.generate import Request, generate_speech
+from slmlib.model.train import (TrainingError, bf16_supported, decoder_states, labelled_logprobs,
+                                load_slm)
+from slmlib.model.vocab import SpeechVocab
+from slmlib.saslm.bridge import ar1_kl, kl_weight
+from slmlib.saslm.config import SASLMConfig
+from slmlib.saslm.dialogues import thinker_text
+from slmlib.saslm.speech_head import IntentSpeechHead, scatter_intent, text_mask
+from slmlib.saslm.thinker import (DialogueBatch, Thinker, context_pool, encode_dialogues, reply_states,
+                                  thinker_states)
+
+LANG = "en"
+META_FILE = "saslm.json"
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """One input: the thinker's text, where its reply starts, the reply, speech tokens (the
+    target, a rollout or an anchor) and the emotion index (-1 where unknown to the critic)."""
+
+    text: str
+    reply_start: int
+    reply: str
+    tokens: np.ndarray
+    emotion: int = -1
+
+    @classmethod
+    def of(cls, context: str, reply: str, tokens: np.ndarray, emotion: int = -1,
+           label: str | None = None) -> "Dialogue":
+        """``label`` (the oracle condition) writes the true emotion into the thinker's text."""
+        reply = unicodedata.normalize("NFC", reply).strip()
+        text = thinker_text(context, reply, label)
+        return cls(text, len(text) - len(reply), reply, np.asarray(tokens, dtype=np.int64), emotion)
+
+    def with_tokens(self, tokens: np.ndarray) -> "Dialogue":
+        return Dialogue(self.text, self.reply_start, self.reply, np.asarray(tokens, dtype=np.int64), self.emotion)
+
+
+def compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, D) values at ``mask``'s positions moved to the front of each row: (B, L, D) and
+    its validity mask (B, L); the VIB's prior runs along the reply's own positions."""
+    lengths = mask.sum(1)
+    out = x.new_zeros(x.shape[0], int(lengths.max()), x.shape[-1])
+    valid = torch.arange(out.shape[1], device=x.device)[None] < lengths[:, None]
+    out[valid] = x[mask]
+    return out, valid
+
+
+class SASLM(nn.Module):
+    def __init__(self, thinker: Thinker, head: IntentSpeechHead, emotions: list[str]):
+        super().__init__()
+        self.thinker = thinker.model
+        self.tokenizer = thinker.tokenizer
+        self.head = head
+        self.emotions = list(emotions)
+        self.critic_speech = nn.Linear(head.lm.config.hidden_size, len(emotions))
+        self.critic_context = nn.Linear(thinker.hidden_size, len(emotions))
+
+    @property
+    def vocab(self) -> SpeechVocab:
+        return self.head.vocab
+
+    @property
+    def mode(self) -> str:
+        return self.head.mode
+
+    # --- the forward pass -------------------------------------------------------------------
+    def forward_batch(self, items: list[Dialogue], sample: bool, text_loss: bool = False) -> dict:
+        """Everything the losses and the critic need for ``items``: labelled log-probs of their
+        speech tokens, the VIB's latents, pooled speech and context states, the text loss."""
+        device = next(self.parameters()).device
+        dialogue: DialogueBatch = encode_dialogues(self.tokenizer, [d.text for d in items],
+                                                   [d.reply_start for d in items]).to(device)
+        hidden, t_loss = thinker_states(self.thinker_wrapper, dialogue, text_loss)
+        speech = collate([self.vocab.training_example(LANG, d.reply, d.tokens) for d in items],
+                         self.vocab.pad_id)
+        speech = {k: v.to(device) for k, v in speech.items()}
+        ids = speech["input_ids"]
+        intent = None
+        if self.mode != "plain":
+            intent = scatter_intent(text_mask(ids, self.vocab), reply_states(hidden, dialogue))
+        embeds, extra = self.head.embed(ids, intent, sample)
+        states = decoder_states(self.head.lm, speech, embeds)
+        logp, mask = labelled_logprobs(self.head.lm, states, speech["labels"])
+        is_speech = (ids >= self.vocab.speech_offset).unsqueeze(-1).to(states.dtype)
+        pooled = (states * is_speech).sum(1) / is_speech.sum(1).clamp(min=1.0)
+        return {"logp": logp, "mask": mask, "extra": extra, "text_mask": text_mask(ids, self.vocab),
+                "speech_pool": pooled, "context_pool": context_pool(hidden, dialogue), "text_loss": t_loss}
+
+    @property
+    def thinker_wrapper(self) -> Thinker:
+        return Thinker(self.thinker, self.tokenizer)
+
+    def critic_logits(self, out: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(speech emotion logits, context emotion logits) from detached states."""
+        return (self.critic_speech(out["speech_pool"].detach().float()),
+                self.critic_context(out["context_pool"].detach().float()))
+
+    # --- saving -----------------------------------------------------------------------------
+    def save_pretrained(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.thinker_wrapper.save_pretrained(folder / "thinker")
+        self.head.lm.save_pretrained(folder / "speech")
+        self.vocab.save_pretrained(folder / "speech")
+        bridge = {k: v for k, v in self.state_dict().items()
+                  if not k.startswith(("thinker.", "head.lm."))}
+        torch.save(bridge, folder / "bridge.pt")
+        (folder / META_FILE).write_text(json.dumps({"mode": self.mode, "latent": self.head.latent,
+                                                    "emotions": self.emotions}))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "SASLM":
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text())
+        model = assemble(folder / "thinker", folder / "speech", meta["mode"], meta["latent"], meta["emotions"])
+        model.load_state_dict(torch.load(folder / "bridge.pt", weights_only=True), strict=False)
+        return model.eval()
+
+
+def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str]) -> SASLM:
+    """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
+    bridge of ``mode`` (zero-initialised where P2 says so)."""
+    thinker = Thinker.from_pretrained(thinker_folder)
+    lm, vocab = load_slm(speech_folder)
+    head = IntentSpeechHead(lm, vocab, thinker.hidden_size, mode, latent)
+    return SASLM(thinker, head, emotions)
+
+
+# --- stages 1 and 2 -----------------------------------------------------------------------------
+def stage_loss(model: SASLM, out: dict, items: list[Dialogue], beta: float, cfg: SASLMConfig
+               ) -> dict[str, torch.Tensor]:
+    """L = reconstruction + β·KL (P2 Eq. 10) + the critic's losses (+ the text loss in stage 2)."""
+    recon = -out["logp"].sum() / out["mask"].sum()
+    terms = {"recon": recon}
+    if model.mode == "vib":
+        z, mu, logvar = (compact(out["extra"][k], out["text_mask"])[0] for k in ("z", "mu", "logvar"))
+        valid = compact(out["extra"]["z"], out["text_mask"])[1]
+        terms["kl"] = ar1_kl(z, mu, logvar, valid, cfg.prior_a, cfg.prior_sigma)
+    labels = torch.tensor([d.emotion for d in items], device=recon.device)
+    speech_logits, context_logits = model.critic_logits(out)
+    terms["critic"] = F.cross_entropy(speech_logits, labels) + F.cross_entropy(context_logits, labels)
+    total = recon + beta * terms.get("kl", 0.0) + cfg.critic_weight * terms["critic"]
+    if out["text_loss"] is not None:
+        terms["text"] = out["text_loss"]
+        total = total + cfg.text_weight * out["text_loss"]
+    terms["total"] = total
+    return terms
+
+
+def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
+    """Parameter groups of a stage: 1 = bridge, speech head and critics (thinker frozen); 2 = also
+    the thinker's last layer and final norm at its own learning rate (P2 §4.1)."""
+    for p in model.thinker.parameters():
+        p.requires_grad_(False)
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("thinker.")],
+               "lr": cfg.lr}]
+    if stage == 2:
+        decoder = model.thinker.get_decoder()
+        last = [*decoder.layers[-1].parameters(), *decoder.norm.parameters()]
+        for p in last:
+            p.requires_grad_(True)
+        groups.append({"params": last, "lr": cfg.stage2_thinker_lr})
+    return groups
+
+
+def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: int, steps: int,
+                seed: int, device: str = "cpu", log_every: int = 10) -> list[dict]:
+    """Stage 1 or 2 for ``steps`` steps over ``items`` in length-bucketed batches; the KL weight
+    follows P2's schedule over the stage's own steps. Returns the log."""
+    import transformers
+
+    if steps <= 0:
+        return []
+    model.to(device).train()
+    opt = torch.optim.AdamW(trainable(model, stage, cfg), weight_decay=0.0)
+    sched = transformers.get_cosine_schedule_with_warmup(opt, max(1, steps // 10), steps)
+    rng = np.random.default_rng(seed + stage)
+    lengths = np.array([len(d.tokens) for d in items])
+    batches: list[np.ndarray] = []
+    while len(batches) < steps:
+        batches += bucketed_batches(lengths, cfg.batch_size, rng)
+    use_bf16 = bf16_supported(device)
+    log, t0 = [], time.perf_counter()
+    for step in range(steps):
+        batch = [items[i] for i in batches[step]]
+        beta = kl_weight(step, steps, cfg.beta_max, cfg.beta_warm_share)
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
+            out = model.forward_batch(batch, sample=True, text_loss=stage == 2)
+            terms = stage_loss(model, out, batch, beta, cfg)
+        if not torch.isfinite(terms["total"]):
+            raise TrainingError(f"stage {stage} loss became {terms['total'].item()} at step {step}; "
+                                f"lower saslm.lr (now {cfg.lr})")
+        terms["total"].backward()
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            log.append({"stage": stage, "step": step + 1, "beta": beta, "seconds": time.perf_counter() - t0,
+                        **{k: float(v.detach()) for k, v in terms.items()}})
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return log
+
+
+# --- inference ----------------------------------------------------------------------------------
+@torch.inference_mode()
+def intents(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> list[torch.Tensor]:
+    """h_i over each item's reply characters (what the bridge reads), per item."""
+    out: list[torch.Tensor] = []
+    for start in range(0, len(items), batch_size):
+        part = items[start:start + batch_size]
+        batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part])
+        hidden, _ = thinker_states(model.thinker_wrapper, batch)
+        out += [h.float() for h in reply_states(hidden, batch)]
+    return out
+
+
+def speak(model: SASLM, items: list[Dialogue], *, temperature: float, top_p: float,
+          tokens_per_char: float, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Speech tokens for each item's reply, conditioned on its dialogue through the bridge
+    (z = μ); the plain mode ignores the dialogue."""
+    model.eval()
+    states = intents(model, items) if model.mode != "plain" else None
+
+    def embed_prefix(ids: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        intent = scatter_intent(text_mask(ids, model.vocab), [states[r] for r in rows])
+        return model.head.embed(ids, intent, sample=False)[0]
+
+    requests = [Request(LANG, d.reply) for d in items]
+    return generate_speech(model.head.lm, model.vocab, requests, temperature=temperature, top_p=top_p,
+                           tokens_per_char=tokens_per_char, batch_size=batch_size, seed=seed,
+                           embed_prefix=embed_prefix if states is not None else None)
+
+
+def sequence_logprobs(model: SASLM, items: list[Dialogue], batch_size: int = 32) -> torch.Tensor:
+    """Σ log π(y | dialogue) over each item's speech tokens and <eos> (z = μ); differentiable
+    when grad is enabled."""
+    parts = []
+    for start in range(0, len(items), batch_size):
+        out = model.forward_batch(items[start:start + batch_size], sample=False)
+        parts.append(out["logp"].sum(-1))
+    return torch.cat(parts)
+
+
+@torch.inference_mode()
+def critic_probs(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The critic's emotion distributions: what each item's speech sounds like, and what its
+    context calls for, (N, E) each."""
+    speech, context = [], []
+    for start in range(0, len(items), batch_size):
+        out = model.forward_batch(items[start:start + batch_size], sample=False)
+        s, c = model.critic_logits(out)
+        speech.append(s.softmax(-1).numpy())
+        context.append(c.softmax(-1).numpy())
+    return np.concatenate(speech), np.concatenate(context)
+
+
+@torch.inference_mode()
+def probe_features(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Per item, reply-averaged token embeddings e, thinker states h and VIB means μ (P2 Fig. 5's
+    probes), (N, ·) each; μ only for the vib mode."""
+    feats: dict[str, list[np.ndarray]] = {"e": [], "h": [], "z": []}
+    for start in range(0, len(items), batch_size):
+        part = items[start:start + batch_size]
+        batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part])
+        hidden, _ = thinker_states(model.thinker_wrapper, batch)
+        for d, h in zip(part, reply_states(hidden, batch)):
+            ids = torch.tensor(model.vocab.text_ids(d.reply))
+            feats["e"].append(model.head.lm.get_input_embeddings()(ids).float().mean(0).numpy())
+            feats["h"].append(h.float().mean(0).numpy())
+            if model.mode == "vib":
+                feats["z"].append(model.head.vib(h.float(), sample=False)[1].mean(0).numpy())
+    return {k: np.stack(v) for k, v in feats.items() if v}

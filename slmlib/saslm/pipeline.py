@@ -1,0 +1,503 @@
+"""Notebook 05: SASLM's systems on the dialogue world, judged on held-out dialogues.
+
+Systems (P2 Tab. 2-4's rows at the world's scale):
+
+* Base TTS: the plain English TTS every bridge starts from (P2: CosyVoice2), no context;
+* Plain TTS / Naive addition / AdaLN (no VIB) / VIB + AdaLN: the same stages 1-2 from the base
+  with the bridge of each mode (P2 Tab. 3); "Plain TTS" fine-tunes on the same expressive
+  replies without any context, so it is the fair no-intent baseline;
+* True-label oracle: VIB + AdaLN whose thinker reads the true emotion label in the dialogue;
+* + Self-reward / + Oracle reward: stage 3 from VIB + AdaLN with the model's own critic or the
+  evaluation emotion judge as the emotion reward (P2 Tab. 4);
+* Real (resynthesised): the target recordings through the codec, the ceiling of this codec.
+
+Every system speaks the test dialogues' replies (held-out speakers, unseen contexts) with the
+reply speaker's timbre and the SLM's decoding settings; EmoAlign is the evaluation emotion
+judge's agreement with the hidden intended emotion.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slmlib.align import pipeline as dgsa
+from slmlib.cache import StageCache
+from slmlib.codec.pipeline import FittedCodec
+from slmlib.config import Config
+from slmlib.evaluate import judge_tokens, listen_tokens, summarise
+from slmlib.judges.emotion import EmotionJudge
+from slmlib.judges.pipeline import ASRJudges, emotion_feature_table
+from slmlib.judges.proxies import naturalness_proxy
+from slmlib.model.generate import Request, generate_speech
+from slmlib.model.train import load_slm
+from slmlib.parallel import process_pool
+from slmlib.saslm import reward
+from slmlib.saslm.config import SASLMConfig
+from slmlib.saslm.dialogues import build_dialogues
+from slmlib.saslm.model import SASLM, Dialogue, assemble, critic_probs, probe_features, speak, train_stage
+from slmlib.saslm.thinker import pretrain_thinker
+from slmlib.scaling import pipeline as scaling
+from slmlib.scaling.data import encode_clips
+from slmlib.stats import bootstrap_ci, paired_difference_ci
+
+LANG = "en"
+VERSION = 1
+# name -> (bridge mode, thinker reads the true label)
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "Plain TTS": ("plain", False),
+    "Naive addition": ("add", False),
+    "AdaLN (no VIB)": ("adaln", False),
+    "VIB + AdaLN": ("vib", False),
+    "True-label oracle": ("vib", True),
+}
+REWARDS = {"+ Self-reward": "self", "+ Oracle reward": "oracle"}
+BASE, REAL = "Base TTS", "Real (resynthesised)"
+
+
+@dataclass
+class SASLMData:
+    data: scaling.ScalingData             # English tokens, test items, held-out timbres, codec
+    dialogues: pd.DataFrame               # every dialogue (build_dialogues)
+    emotions: list[str]
+    train: pd.DataFrame                   # training dialogues with tokens
+    test: pd.DataFrame                    # evaluation items (ITEM_COLUMNS) with context and emotion
+    timbres: dict                         # every English speaker's timbre (training and held-out)
+    registers: dict[str, float]           # typical F0 per speaker (emotion features)
+    pitch_centres: np.ndarray
+
+    def items(self, frame: pd.DataFrame, oracle: bool = False, tokens: bool = True) -> list[Dialogue]:
+        index = {e: i for i, e in enumerate(self.emotions)}
+        return [Dialogue.of(r.context, r.text, self.data.tokens[r.id] if tokens else np.zeros(0),
+                            index[r.emotion], r.emotion if oracle else None) for r in frame.itertuples()]
+
+
+def _grid(cfg: Config) -> Config:
+    slm = dataclasses.replace(cfg.slm, steps=cfg.saslm.base_steps, prompt_prob=0.0)
+    return dataclasses.replace(cfg, slm=slm, scaling=dataclasses.replace(
+        cfg.scaling, alphas=(cfg.saslm.base_alpha,), seeds=(cfg.saslm.seed,)))
+
+
+def prepare(manifest: pd.DataFrame, fitted: FittedCodec, judges: ASRJudges, registers: dict[str, float],
+            cfg: Config, cache: StageCache) -> SASLMData:
+    """Dialogues over the English world's real replies, their codec tokens and the test items."""
+    data = scaling.prepare(manifest, fitted, judges, _grid(cfg), cache, lang=LANG)
+    dialogues = build_dialogues(manifest, cfg.saslm.seed, LANG)
+    real = manifest[manifest.id.isin(dialogues.id[dialogues.split == "train"])]
+    data.tokens.update(encode_clips(real, fitted, fitted.timbres, cache, cfg.num_workers))
+    by_id = dialogues.set_index("id")
+    train = dialogues[dialogues.split == "train"].rename(columns={"reply": "text"}).assign(lang=LANG)
+    test = data.items.assign(context=data.items.id.map(by_id.context)).dropna(subset=["context"])
+    return SASLMData(data, dialogues, sorted(dialogues.emotion.unique()), train.reset_index(drop=True),
+                     test.reset_index(drop=True), {**fitted.timbres, **data.timbres}, registers,
+                     fitted.codec.pitch_centres)
+
+
+def base_tts(sd: SASLMData, judges: ASRJudges, cfg: Config, cache: StageCache) -> dict:
+    """The plain TTS (notebook 01's SLM, no style prompt) on alpha = ``base_alpha``."""
+    return dgsa.sft_job(sd.data, judges, _grid(cfg), cache, cfg.saslm.base_alpha, seed=cfg.saslm.seed)
+
+
+def thinker_stage(sd: SASLMData, cfg: SASLMConfig, cache: StageCache) -> tuple[str, str, list[dict]]:
+    """The pre-trained thinker (folder, key, loss log): a language model of the training
+    dialogues, each once without and once with its emotion label (so the oracle's label is
+    text it has read)."""
+    texts = [d.text for d in sd.items(sd.train, tokens=False)] + \
+            [d.text for d in sd.items(sd.train, oracle=True, tokens=False)]
+    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name.startswith("thinker")}
+
+    def compute(folder: Path) -> dict:
+        if cfg.thinker_path:
+            return {"log": [], "path": cfg.thinker_path}
+        thinker, log = pretrain_thinker(texts, cfg, cfg.seed)
+        thinker.save_pretrained(folder / "thinker")
+        return {"log": log, "path": ""}
+
+    step = cache.run("saslm.thinker", {"version": VERSION, "texts": scaling.digest(texts), **fields,
+                                       "seed": cfg.seed}, compute)
+    folder = step.value["path"] or str(step.path / "thinker")
+    return folder, step.key, step.value["log"]
+
+
+# --- workers --------------------------------------------------------------------------------
+def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None, model_key: str) -> pd.DataFrame:
+    """The cached ``saslm.eval`` stage: speak the test items (or, without a model, take the
+    real recordings' tokens), judge them, and add the emotion judge's reading."""
+    cfg: Config = job["cfg"]
+    test: pd.DataFrame = job["test"]
+    sd: SASLMData = job["sd"]
+
+    def compute(folder: Path) -> pd.DataFrame:
+        if model_folder is None:
+            tokens = [sd.data.tokens[i] for i in test.id]
+        elif job.get("plain_lm"):
+            lm, vocab = load_slm(model_folder)
+            tokens = generate_speech(lm, vocab, [Request(LANG, t) for t in test.text], temperature=cfg.slm.temperature,
+                                     top_p=cfg.slm.top_p, tokens_per_char=cfg.slm.tokens_per_char,
+                                     batch_size=cfg.slm.generate_batch, seed=cfg.saslm.seed)
+        else:
+            model = SASLM.from_pretrained(model_folder)
+            tokens = speak(model, sd.items(test, oracle=job["oracle"], tokens=False),
+                           temperature=cfg.slm.temperature, top_p=cfg.slm.top_p,
+                           tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch,
+                           seed=cfg.saslm.seed)
+        table = judge_tokens(test, tokens, sd.data.codec_folder, {LANG: job["asr_folder"]}, sd.timbres,
+                             folder / "audio", workers=1)
+        spoken = table[~table.silent.astype(bool)]
+        table["predicted_emotion"] = None
+        if len(spoken):
+            features = emotion_feature_table(spoken, sd.registers, 1)
+            table.loc[spoken.index, "predicted_emotion"] = job["emotion_judge"].predict(features)
+        table["emo_match"] = (table.predicted_emotion == table.emotion).astype(float)
+        table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None for p in table.path]
+        return table
+
+    params = {"version": VERSION, "items": scaling.digest(test.audio_sha), "temperature": cfg.slm.temperature,
+              "top_p": cfg.slm.top_p, "tokens_per_char": cfg.slm.tokens_per_char, "seed": cfg.saslm.seed,
+              "oracle": job.get("oracle", False)}
+    step = cache.run("saslm.eval", params, compute, inputs=[model_key, *job["judge_keys"]])
+    table = step.value.copy()
+    table["path"] = [str(step.path / p) if isinstance(p, str) else None for p in table.path]
+    return table.assign(system=name, style="off")
+
+
+def _variant_job(job: dict) -> dict:
+    """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
+    import torch
+
+    torch.set_num_threads(job.get("threads", 1))
+    cache = StageCache(job["cache_root"], job["cache_version"])
+    cfg: Config = job["cfg"]
+    sd: SASLMData = job["sd"]
+    mode, oracle = job["mode"], job["oracle"]
+    items = sd.items(sd.train, oracle=oracle)
+
+    def compute(folder: Path) -> dict:
+        model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions)
+        log = train_stage(model, items, cfg.saslm, 1, cfg.saslm.stage1_steps, cfg.saslm.seed, cfg.device)
+        log += train_stage(model, items, cfg.saslm, 2, cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
+        model.save_pretrained(folder / "model")
+        return {"log": log}
+
+    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": dataclasses.asdict(cfg.saslm),
+              "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
+    step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
+    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
+    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
+            "log": step.value["log"], "seconds": step.seconds, "table": table}
+
+
+def _align_job(job: dict) -> dict:
+    """Worker: stage 3 with one reward from the VIB + AdaLN model, then its evaluation."""
+    import torch
+
+    torch.set_num_threads(job.get("threads", 1))
+    cache = StageCache(job["cache_root"], job["cache_version"])
+    cfg: Config = job["cfg"]
+    prefs: list[reward.Preference] = job["prefs"]
+
+    def compute(folder: Path) -> dict:
+        model = SASLM.from_pretrained(job["start"])
+        log = reward.train_anchored(model, prefs, cfg.saslm, cfg.saslm.seed, cfg.device)
+        model.save_pretrained(folder / "model")
+        return {"log": log}
+
+    params = {"version": VERSION, "reward": job["reward"], "saslm": dataclasses.asdict(cfg.saslm),
+              "prefs": scaling.ordered_digest([[p.sign, round(p.ref_rollout, 3)] for p in prefs])}
+    step = cache.run("saslm.align", params, compute, inputs=[job["start_key"], job["rollouts_key"]])
+    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
+    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
+            "log": step.value["log"], "seconds": step.seconds, "table": table}
+
+
+def _base_job(job: dict) -> dict:
+    cache = StageCache(job["cache_root"], job["cache_version"])
+    return {"name": job["name"], "table": _evaluate(job, cache, job["name"], job["folder"], job["key"])}
+
+
+@dataclass
+class Setup:
+    """What every worker needs (picklable)."""
+
+    sd: SASLMData
+    cfg: Config
+    cache: StageCache
+    asr_folder: str
+    judge_keys: list[str]
+    emotion_judge: EmotionJudge
+    base: dict
+    thinker: str
+    thinker_key: str
+
+    def job(self, **extra) -> dict:
+        return {"cache_root": str(self.cache.root), "cache_version": self.cache.version, "cfg": self.cfg,
+                "sd": self.sd, "test": self.sd.test, "asr_folder": self.asr_folder, "judge_keys": self.judge_keys,
+                "emotion_judge": self.emotion_judge, "base": self.base["model"], "base_key": self.base["sft_key"],
+                "thinker": self.thinker, "thinker_key": self.thinker_key, "oracle": False, **extra}
+
+
+def _run(fn, jobs: list[dict], workers: int) -> list[dict]:
+    with process_pool(min(workers, len(jobs))) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def run_bridges(setup: Setup, variants: list[str] | None = None) -> dict[str, dict]:
+    """Stages 1-2 of every variant, the base TTS and the real recordings, judged."""
+    names = variants or list(VARIANTS)
+    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1]) for n in names]
+    done = {r["name"]: r for r in _run(_variant_job, jobs, setup.cfg.num_workers)}
+    extra = [setup.job(name=BASE, folder=setup.base["model"], key=setup.base["sft_key"], plain_lm=True),
+             setup.job(name=REAL, folder=None, key=setup.sd.data.codec_key)]
+    done.update({r["name"]: r for r in _run(_base_job, extra, setup.cfg.num_workers)})
+    return done
+
+
+# --- stage 3 --------------------------------------------------------------------------------
+def rollouts(setup: Setup, start: dict) -> tuple[pd.DataFrame, str]:
+    """The cached ``saslm.rollouts`` stage: K samples of the start model per training dialogue
+    and one anchor by the base TTS, heard by the ASR and emotion judges and scored by both
+    rewards. One row per rollout (k ≥ 0) or anchor (k = −1)."""
+    sd, cfg, s = setup.sd, setup.cfg, setup.cfg.saslm
+    rng = np.random.default_rng(s.seed)
+    rows = sd.train.iloc[np.sort(rng.choice(len(sd.train), size=min(s.rollout_texts, len(sd.train)),
+                                            replace=False))].reset_index(drop=True)
+
+    def compute(folder: Path) -> pd.DataFrame:
+        import torch
+
+        model = SASLM.from_pretrained(start["folder"])
+        base, vocab = load_slm(setup.base["model"])
+        items = sd.items(rows, tokens=False)
+        anchors = generate_speech(base, vocab, [Request(LANG, d.reply) for d in items], temperature=s.temperature,
+                                  top_p=cfg.slm.top_p, tokens_per_char=cfg.slm.tokens_per_char,
+                                  batch_size=cfg.slm.generate_batch, seed=s.seed)
+        frames = [rows.assign(k=-1, tokens=anchors)]
+        for k in range(s.rollouts):
+            frames.append(rows.assign(k=k, tokens=speak(
+                model, items, temperature=s.temperature, top_p=cfg.slm.top_p,
+                tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch, seed=s.seed + 1 + k)))
+        table = pd.concat(frames, ignore_index=True)
+        table["tokens"] = [np.asarray(t) if len(t) else np.zeros(1, dtype=np.int64) for t in table.tokens]
+        heard = listen_tokens(table, list(table.tokens), sd.data.codec_folder, {LANG: setup.asr_folder},
+                              sd.timbres, sd.registers, cfg.num_workers)
+        table["cer"] = heard.cer.to_numpy()
+        dialogues = [d.with_tokens(t) for d, t in zip(sd.items(table, tokens=False), table.tokens)]
+        torch.set_num_threads(cfg.num_workers)
+        speech_p, context_p = critic_probs(model, dialogues)
+        norms = reward.RubricNorms.fit(sd.items(sd.train), sd.pitch_centres)
+        scores = reward.rubric(dialogues, speech_p, context_p, norms, sd.pitch_centres)
+        table = pd.concat([table, scores], axis=1)
+        judged = setup.emotion_judge.probabilities(heard.fillna(0.0))
+        classes = setup.emotion_judge.classes
+        table["oracle_emotion"] = [reward.rank_score(p, classes.index(e)) for p, e in zip(judged, table.emotion)]
+        table["judge_emotion"] = [classes[int(np.argmax(p))] for p in judged]
+        anchor_cer = table.id.map(table[table.k == -1].set_index("id").cer).to_numpy()
+        table["self_score"] = reward.gated_total(table, table.cer, anchor_cer, s.gate_cer)
+        table["oracle_score"] = reward.gated_total(table.assign(score_emotion=table.oracle_emotion), table.cer,
+                                                   anchor_cer, s.gate_cer)
+        table["ref_logp"] = reward.reference_logprobs(model, dialogues)
+        return table
+
+    params = {"version": VERSION, "saslm": dataclasses.asdict(s), "rows": scaling.digest(rows.audio_sha)}
+    step = setup.cache.run("saslm.rollouts", params, compute,
+                           inputs=[start["key"], setup.base["sft_key"], *setup.judge_keys])
+    return step.value, step.key
+
+
+def preferences(sd: SASLMData, table: pd.DataFrame, score: str) -> list[reward.Preference]:
+    """Rollouts above (below) their anchor's ``score`` as preferred (rejected) examples."""
+    anchors = table[table.k == -1].set_index("id")
+    roll = table[table.k >= 0]
+    out = []
+    for d, r in zip(sd.items(roll, tokens=False), roll.itertuples()):
+        a = anchors.loc[r.id]
+        sign = int(np.sign(getattr(r, score) - a[score]))
+        if sign:
+            out.append(reward.Preference(d.with_tokens(r.tokens), d.with_tokens(a.tokens), sign,
+                                         float(r.ref_logp), float(a.ref_logp)))
+    return out
+
+
+def run_rewards(setup: Setup, start: dict, table: pd.DataFrame, rollouts_key: str) -> dict[str, dict]:
+    jobs = [setup.job(name=name, reward=kind, start=start["folder"], start_key=start["key"],
+                      rollouts_key=rollouts_key, prefs=preferences(setup.sd, table, f"{kind}_score"))
+            for name, kind in REWARDS.items()]
+    return {r["name"]: r for r in _run(_align_job, jobs, setup.cfg.num_workers)}
+
+
+def rollout_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per reward: how many rollouts beat, tie and fall below their anchor, and the mean scores."""
+    roll = table[table.k >= 0]
+    anchors = table[table.k == -1].set_index("id")
+    rows = []
+    for kind in ("self", "oracle"):
+        diff = roll[f"{kind}_score"].to_numpy() - roll.id.map(anchors[f"{kind}_score"]).to_numpy()
+        rows.append({"reward": kind, "rollouts": len(roll), "preferred": int((diff > 0).sum()),
+                     "tied": int((diff == 0).sum()), "rejected": int((diff < 0).sum()),
+                     "mean_rollout": float(roll[f"{kind}_score"].mean()),
+                     "mean_anchor": float(anchors[f"{kind}_score"].mean())})
+    # how often the self-critic's emotion score agrees with the oracle's
+    agree = float((roll.score_emotion == roll.oracle_emotion).mean())
+    return pd.DataFrame(rows).assign(self_oracle_emotion_agreement=agree)
+
+
+# --- probes ---------------------------------------------------------------------------------
+def probes(setup: Setup, vib: dict, seed: int = 0) -> pd.DataFrame:
+    """Linear emotion probes (P2 Tab. 3 / Fig. 5): logistic regression on reply-averaged token
+    embeddings e, thinker states h (before and after stage 2) and VIB means z, fit on the
+    training dialogues, accuracy on the test dialogues with a bootstrap CI."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sd = setup.sd
+    test = sd.dialogues[sd.dialogues.split == "test"].rename(columns={"reply": "text"})
+
+    def compute(folder: Path) -> pd.DataFrame:
+        trained = SASLM.from_pretrained(vib["folder"])
+        before = assemble(Path(setup.thinker), Path(setup.base["model"]), "vib", 1, sd.emotions)
+        rows = []
+        for frame_name, frame in (("train", sd.train), ("test", test)):
+            items = sd.items(frame, tokens=False)
+            after = probe_features(trained, items)
+            first = probe_features(before, items)
+            rows.append({"split": frame_name, "e": after["e"], "h (pre-trained thinker)": first["h"],
+                         "h (after stage 2)": after["h"], "z": after["z"],
+                         "y": np.array([d.emotion for d in items])})
+        train, held = rows
+        out = []
+        for feat in ("e", "h (pre-trained thinker)", "h (after stage 2)", "z"):
+            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+            clf.fit(train[feat], train["y"])
+            hit = (clf.predict(held[feat]) == held["y"]).astype(float)
+            acc, lo, hi = bootstrap_ci(pd.Series(hit), seed=seed)
+            out.append({"representation": feat, "accuracy": acc, "low": lo, "high": hi,
+                        "chance": 1.0 / len(sd.emotions), "test_dialogues": len(hit)})
+        return pd.DataFrame(out)
+
+    params = {"version": VERSION, "test": scaling.digest(test.audio_sha), "seed": seed}
+    return setup.cache.run("saslm.probes", params, compute, inputs=[vib["key"], setup.thinker_key]).value
+
+
+# --- tables ---------------------------------------------------------------------------------
+ORDER = [BASE, *VARIANTS, *REWARDS, REAL]
+
+
+def per_utterance(results: dict[str, dict]) -> pd.DataFrame:
+    frames = [results[n]["table"] for n in ORDER if n in results]
+    return pd.concat(frames, ignore_index=True).assign(alpha=np.nan)
+
+
+def system_table(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """One row per system: WER/CER, F0 spread, EmoAlign, speaker similarity, repetition, H_p with
+    95 % CIs, and the naturalness proxy against the real recordings through the codec."""
+    real = per_utt[per_utt.system == REAL]
+    rows = []
+    for system, g in per_utt.groupby("system", sort=False):
+        s = summarise(g, seed=seed)
+        e, lo, hi = bootstrap_ci(g.emo_match, seed=seed)
+        s.update({"emo_align": e, "emo_align_low": lo, "emo_align_high": hi,
+                  "f0_var_hz2": float(np.nanmean(g.f0_std_hz ** 2))})
+        if len(real):
+            s.update(naturalness_proxy(g, real, s["cer"]))
+        rows.append({"system": system, "style": "off", **s})
+    return pd.DataFrame(rows)
+
+
+def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The paired comparisons the findings rest on (system minus baseline on the same items)."""
+    pairs = [("VIB + AdaLN", "Plain TTS"), ("VIB + AdaLN", "AdaLN (no VIB)"), ("VIB + AdaLN", "Naive addition"),
+             ("AdaLN (no VIB)", "Plain TTS"), ("Naive addition", "Plain TTS"),
+             ("+ Self-reward", "VIB + AdaLN"), ("+ Oracle reward", "VIB + AdaLN"),
+             ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE)]
+    rows = []
+    for system, baseline in pairs:
+        a = per_utt[per_utt.system == system].set_index("id")
+        b = per_utt[per_utt.system == baseline].set_index("id")
+        if a.empty or b.empty:
+            continue
+        a = a.reindex(b.index)
+        for m in ("emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"):
+            ok = a[m].notna() & b[m].notna()
+            if ok.sum() < 2:
+                continue
+            d, lo, hi = paired_difference_ci(a[m][ok].to_numpy(float), b[m][ok].to_numpy(float), seed=seed)
+            rows.append({"system": system, "baseline": baseline, "metric": m, "delta": d, "low": lo, "high": hi,
+                         "n": int(ok.sum())})
+    return pd.DataFrame(rows)
+
+
+def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
+    """Our rows beside P2 Tab. 2-4 (P2: WER %, F0-Var, EmoAlign %, Ovr 1-5; ours: WER and
+    EmoAlign as fractions, F0 std in Hz, the naturalness proxy; compare directions)."""
+    from slmlib.paper_numbers import paper_table
+
+    paper = paper_table("P2_tables")
+    ours = table.set_index("system")
+    rows = []
+    for r in paper.itertuples():
+        o = ours.loc[r.ours] if isinstance(r.ours, str) and r.ours in ours.index else None
+        rows.append({"paper_table": r.table, "paper_row": r.row, "paper_wer_pct": r.wer_pct,
+                     "paper_f0_var": r.f0_var, "paper_emoalign_pct": r.emoalign_pct, "paper_ovr": r.ovr,
+                     "our_system": r.ours if o is not None else "",
+                     "our_wer": o["wer"] if o is not None else np.nan,
+                     "our_f0_std_hz": o["f0_std_hz"] if o is not None else np.nan,
+                     "our_emo_align": o["emo_align"] if o is not None else np.nan,
+                     "our_naturalness_proxy": o.get("naturalness_proxy", np.nan) if o is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
+def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame) -> str:
+    """What this run's numbers say about P2's claims, in words written from them."""
+    t = table.set_index("system")
+
+    def d(system: str, baseline: str, metric: str) -> pd.Series | None:
+        m = paired[(paired.system == system) & (paired.baseline == baseline) & (paired.metric == metric)]
+        return None if m.empty else m.iloc[0]
+
+    def says(x: pd.Series | None, unit: float = 100.0, what: str = "pt") -> str:
+        if x is None:
+            return "not measured"
+        sig = "significant" if x.low > 0 or x.high < 0 else "not significant"
+        return f"{unit * x.delta:+.1f} {what} [{unit * x.low:+.1f}, {unit * x.high:+.1f}], {sig}"
+
+    def better(x: pd.Series | None) -> bool:
+        return x is not None and x.low > 0
+
+    def no_worse_wer(x: pd.Series | None) -> bool:
+        return x is not None and x.low <= 0          # WER not significantly higher
+
+    lines = []
+    ceiling = t.loc[REAL, "emo_align"] if REAL in t.index else np.nan
+    lines.append(f"- EmoAlign of the real recordings through the codec (the ceiling here): {100 * ceiling:.1f} %; "
+                 f"chance is {100 * probe.chance.iloc[0]:.1f} %.")
+    for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle",
+                 *REWARDS):
+        if name in t.index:
+            r = t.loc[name]
+            lines.append(f"- {name}: EmoAlign {100 * r.emo_align:.1f} % [{100 * r.emo_align_low:.1f}, "
+                         f"{100 * r.emo_align_high:.1f}], WER {r.wer:.3f}, CER {r.cer:.3f}, F0 std {r.f0_std_hz:.1f} Hz.")
+    vs_adaln, vs_add = d("VIB + AdaLN", "AdaLN (no VIB)", "emo_match"), d("VIB + AdaLN", "Naive addition", "emo_match")
+    w_adaln, w_add = d("VIB + AdaLN", "AdaLN (no VIB)", "wer"), d("VIB + AdaLN", "Naive addition", "wer")
+    verdict = "holds" if better(vs_adaln) and better(vs_add) and no_worse_wer(w_adaln) and no_worse_wer(w_add) \
+        else "partly holds" if (better(vs_adaln) or better(vs_add)) else "does not hold here"
+    lines.append(f"- **P2 Tab. 3 (VIB + AdaLN beats AdaLN alone and naive addition on intent, without losing "
+                 f"WER): {verdict}.** EmoAlign vs AdaLN {says(vs_adaln)}; vs naive addition {says(vs_add)}; "
+                 f"WER vs AdaLN {says(w_adaln, 1.0, '')}; vs naive addition {says(w_add, 1.0, '')}.")
+    plain = d("VIB + AdaLN", "Plain TTS", "emo_match")
+    lines.append(f"- Intent at all (VIB + AdaLN minus the context-free plain TTS on EmoAlign): {says(plain)}.")
+    sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
+    swer = d("+ Self-reward", "VIB + AdaLN", "wer")
+    verdict3 = "holds" if better(sr) and no_worse_wer(swer) else \
+        "does not hold here" if sr is not None and sr.high < 0 else "is not shown here"
+    lines.append(f"- **P2 Tab. 4 (self-reward alignment helps): {verdict3}.** EmoAlign {says(sr)}, WER "
+                 f"{says(swer, 1.0, '')}; the oracle reward: EmoAlign {says(orr)}.")
+    p = probe.set_index("representation").accuracy
+    order = "e < h < z" if p["e"] < p["h (after stage 2)"] < p["z"] else "not e < h < z"
+    lines.append(f"- Probes (P2: e 18.1 %, h 41.4 %, z 64.5 %): e {100 * p['e']:.1f} %, h before stage 2 "
+                 f"{100 * p['h (pre-trained thinker)']:.1f} %, after {100 * p['h (after stage 2)']:.1f} %, "
+                 f"z {100 * p['z']:.1f} % ({order}).")
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""SASLM's thinker alignment, the assembled model's stages, generation and stage-3 pieces, at
+tiny size."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from slmlib.model.config import SLMConfig
+from slmlib.model.train import build_model
+from slmlib.model.vocab import SpeechVocab
+from slmlib.saslm import reward
+from slmlib.saslm.config import SASLMConfig
+from slmlib.saslm.model import (SASLM, Dialogue, compact, critic_probs, probe_features, sequence_logprobs,
+                                speak, train_stage)
+from slmlib.saslm.speech_head import IntentSpeechHead
+from slmlib.saslm.thinker import Thinker, encode_dialogues, pretrain_thinker, reply_states, thinker_states
+
+CFG = dataclasses.replace(SASLMConfig.smoke(), thinker_steps=5, batch_size=4, stage3_steps=2, stage3_batch=2)
+REPLIES = ["the bus leaves at nine", "we need milk", "lunch is at noon", "the form is due"]
+CONTEXTS = ["Hey, you won first prize.", "Well, the dog did not make it.", "So, they lied to us.",
+            "Look, the train is on time."]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    items = [Dialogue.of(c, r, rng.integers(0, 27, size=2 * len(r)), e, None)
+             for e, (c, r) in enumerate(zip(CONTEXTS, REPLIES))]
+    thinker, log = pretrain_thinker([d.text for d in items], CFG, 0)
+    vocab = SpeechVocab.build(REPLIES, ["en"], 27)
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), vocab, 0)
+    model = SASLM(thinker, IntentSpeechHead(lm, vocab, thinker.hidden_size, "vib", 4), ["a", "b", "c", "d"])
+    return model, items, log
+
+
+def test_every_reply_character_maps_to_the_thinker_token_that_holds_it(tiny):
+    model, items, log = tiny
+    assert len(log) == 1 and np.isfinite(log[0]["loss"])
+    batch = encode_dialogues(model.tokenizer, [d.text for d in items], [d.reply_start for d in items])
+    enc = model.tokenizer([d.text for d in items], return_offsets_mapping=True, add_special_tokens=False)
+    for row, d in enumerate(items):
+        idx = batch.reply_tokens[row].numpy()
+        assert len(idx) == len(d.reply)
+        for c, t in zip(range(d.reply_start, len(d.text)), idx):
+            start, end = enc["offset_mapping"][row][t]
+            assert start <= c < end
+        assert not batch.context_mask[row, idx].any()           # reply tokens are not context
+    hidden, loss = thinker_states(Thinker(model.thinker, model.tokenizer), batch, text_loss=True)
+    states = reply_states(hidden, batch)
+    assert [s.shape[0] for s in states] == [len(d.reply) for d in items] and torch.isfinite(loss)
+
+
+def test_compact_moves_masked_positions_to_the_front():
+    x = torch.arange(12.0).reshape(2, 3, 2)
+    mask = torch.tensor([[False, True, True], [True, False, False]])
+    out, valid = compact(x, mask)
+    assert out.shape == (2, 2, 2) and valid.tolist() == [[True, True], [True, False]]
+    assert out[0].tolist() == [[2, 3], [4, 5]] and out[1, 0].tolist() == [6, 7]
+
+
+def test_stages_train_only_what_they_should_and_the_model_round_trips(tiny, tmp_path):
+    model, items, _ = tiny
+    thinker_before = {n: p.clone() for n, p in model.thinker.named_parameters()}
+    log = train_stage(model, items, CFG, 1, 3, 0)
+    assert {"recon", "kl", "critic"} <= set(log[-1]) and "text" not in log[-1]
+    assert all(torch.equal(p, thinker_before[n]) for n, p in model.thinker.named_parameters())
+    assert model.head.adaln.to_scale_shift.weight.abs().sum() > 0      # the zero-init bridge moved
+    log = train_stage(model, items, CFG, 2, 2, 0)
+    assert "text" in log[-1]
+    moved = {n for n, p in model.thinker.named_parameters() if not torch.equal(p, thinker_before[n])}
+    assert moved and all(".layers.0." not in n and "embed" not in n for n in moved)   # only the last layer
+    model.save_pretrained(tmp_path / "m")
+    again = SASLM.from_pretrained(tmp_path / "m")
+    torch.testing.assert_close(sequence_logprobs(again, items).detach(), sequence_logprobs(model, items).detach())
+
+
+def test_generation_follows_the_dialogue_and_is_seeded(tiny):
+    model, items, _ = tiny
+    kw = dict(temperature=1.0, top_p=1.0, tokens_per_char=1.0, batch_size=2, seed=3)
+    a, b = speak(model, items, **kw), speak(model, items, **kw)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(len(t) <= len(d.reply) for t, d in zip(a, items))
+    speech, context = critic_probs(model, [d.with_tokens(t if len(t) else [1]) for d, t in zip(items, a)])
+    assert speech.shape == context.shape == (4, 4)
+    np.testing.assert_allclose(speech.sum(1), 1.0, rtol=1e-5)
+    feats = probe_features(model, items)
+    assert feats["e"].shape[0] == feats["h"].shape[0] == feats["z"].shape[0] == 4
+
+
+def test_rubric_gate_and_anchor_split():
+    centres = np.array([0.0, -2.0, 0.0, 2.0])
+    flat, lively = np.array([4 * 1 + 2] * 10), np.array([4 * c + p for c, p in zip(range(10), [1, 3] * 5)])
+    assert reward.pitch_spread(flat, centres) == 0.0 and reward.pitch_spread(lively, centres) == 2.0
+    train = [Dialogue("x", 0, "abcde", lively, 0), Dialogue("x", 0, "abcde", lively, 0),
+             Dialogue("x", 0, "abcde", flat, 1), Dialogue("x", 0, "abcde", flat, 1)]
+    norms = reward.RubricNorms.fit(train, centres)
+    context = np.array([[0.9, 0.1], [0.9, 0.1]])
+    speech = np.array([[0.8, 0.2], [0.2, 0.8]])
+    scores = reward.rubric([train[0], train[2]], speech, context, norms, centres)
+    assert scores.score_emotion.tolist() == [1.0, 0.5]
+    assert scores.score_prosody.tolist() == [1.0, 0.0]           # flat pitch is not "emotion 0"-like
+    total = reward.gated_total(scores, np.array([0.3, 0.9]), np.array([0.5, 0.5]), 0.2)
+    assert total.tolist() == [scores.iloc[0][list(reward.SCORES)].sum(), 0.0]
+    assert reward.split_by_anchor([2.0, 1.0, 0.5], [1.0, 1.0, 1.0]).tolist() == [1, 0, -1]
+    assert reward.rank_score(np.array([0.1, 0.6, 0.3]), 2) == 0.5
+
+
+def test_the_anchored_loss_pushes_preferred_above_and_rejected_below_the_anchor():
+    zero = torch.zeros(2)
+    policy = torch.tensor([1.0, 1.0], requires_grad=True)
+    out = reward.anchored_loss(policy, zero, zero, zero, torch.tensor([1.0, -1.0]), beta=0.5)
+    out["loss"].sum().backward()
+    assert policy.grad[0] < 0 < policy.grad[1]        # descent raises y_w's log-prob, lowers y_l's
+    assert out["loss"][0] < np.log(2) < out["loss"][1]
+    with pytest.raises(Exception, match="nothing to align"):
+        reward.train_anchored(None, [], CFG, 0)
+
+
+def test_one_stage3_step_runs_from_preferences(tiny):
+    model, items, _ = tiny
+    ref = reward.reference_logprobs(model, items)
+    prefs = [reward.Preference(items[i], items[(i + 1) % 4], 1 if i % 2 else -1, float(ref[i]),
+                               float(ref[(i + 1) % 4])) for i in range(4)]
+    log = reward.train_anchored(model, prefs, CFG, 0)
+    assert len(log) == 1 and np.isfinite(log[0]["loss"])
