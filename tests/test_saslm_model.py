@@ -125,3 +125,26 @@ def test_one_stage3_step_runs_from_preferences(tiny):
                                float(ref[(i + 1) % 4])) for i in range(4)]
     log = reward.train_anchored(model, prefs, CFG, 0)
     assert len(log) == 1 and np.isfinite(log[0]["loss"])
+
+
+def test_a_local_hf_thinker_by_path_replaces_the_trained_one(tiny, tmp_path):
+    """The gpu profile's path: any local causal LM folder with a fast tokenizer (here a tiny
+    random Qwen2) is the thinker; stage 1 and generation run through it unchanged."""
+    import transformers
+
+    from slmlib.saslm.model import assemble
+
+    model, items, _ = tiny
+    config = transformers.Qwen2Config(vocab_size=len(model.tokenizer), hidden_size=24, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=1, intermediate_size=48)
+    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "qwen")
+    model.tokenizer.save_pretrained(tmp_path / "qwen")
+    model.head.lm.save_pretrained(tmp_path / "speech")
+    model.vocab.save_pretrained(tmp_path / "speech")
+    qwen = assemble(tmp_path / "qwen", tmp_path / "speech", "vib", 4, model.emotions)
+    assert qwen.thinker.config.model_type == "qwen2" and qwen.head.vib.net[0].in_features == 24
+    log = train_stage(qwen, items, CFG, 2, 1, 0)
+    assert np.isfinite(log[-1]["total"])
+    assert len(speak(qwen, items[:2], temperature=0.0, top_p=1.0, tokens_per_char=1.0, batch_size=2, seed=0)) == 2
+    with pytest.raises(FileNotFoundError, match="no model is downloaded"):
+        assemble(tmp_path / "missing", tmp_path / "speech", "vib", 4, model.emotions)

@@ -231,9 +231,10 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
 def intents(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> list[torch.Tensor]:
     """h_i over each item's reply characters (what the bridge reads), per item."""
     out: list[torch.Tensor] = []
+    device = next(model.parameters()).device
     for start in range(0, len(items), batch_size):
         part = items[start:start + batch_size]
-        batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part])
+        batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part]).to(device)
         hidden, _ = thinker_states(model.thinker_wrapper, batch)
         out += [h.float() for h in reply_states(hidden, batch)]
     return out
@@ -274,8 +275,8 @@ def critic_probs(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> t
     for start in range(0, len(items), batch_size):
         out = model.forward_batch(items[start:start + batch_size], sample=False)
         s, c = model.critic_logits(out)
-        speech.append(s.softmax(-1).numpy())
-        context.append(c.softmax(-1).numpy())
+        speech.append(s.softmax(-1).cpu().numpy())
+        context.append(c.softmax(-1).cpu().numpy())
     return np.concatenate(speech), np.concatenate(context)
 
 
@@ -284,14 +285,12 @@ def probe_features(model: SASLM, items: list[Dialogue], batch_size: int = 64) ->
     """Per item, reply-averaged token embeddings e, thinker states h and VIB means μ (P2 Fig. 5's
     probes), (N, ·) each; μ only for the vib mode."""
     feats: dict[str, list[np.ndarray]] = {"e": [], "h": [], "z": []}
-    for start in range(0, len(items), batch_size):
-        part = items[start:start + batch_size]
-        batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part])
-        hidden, _ = thinker_states(model.thinker_wrapper, batch)
-        for d, h in zip(part, reply_states(hidden, batch)):
-            ids = torch.tensor(model.vocab.text_ids(d.reply))
-            feats["e"].append(model.head.lm.get_input_embeddings()(ids).float().mean(0).numpy())
-            feats["h"].append(h.float().mean(0).numpy())
-            if model.mode == "vib":
-                feats["z"].append(model.head.vib(h.float(), sample=False)[1].mean(0).numpy())
+    states = intents(model, items, batch_size)
+    embed = model.head.lm.get_input_embeddings()
+    for d, h in zip(items, states):
+        ids = torch.tensor(model.vocab.text_ids(d.reply), device=h.device)
+        feats["e"].append(embed(ids).float().mean(0).cpu().numpy())
+        feats["h"].append(h.mean(0).cpu().numpy())
+        if model.mode == "vib":
+            feats["z"].append(model.head.vib(h, sample=False)[1].mean(0).cpu().numpy())
     return {k: np.stack(v) for k, v in feats.items() if v}

@@ -123,7 +123,7 @@ class Preference:
 
 @torch.inference_mode()
 def reference_logprobs(model: SASLM, items: list[Dialogue]) -> np.ndarray:
-    return sequence_logprobs(model, items).float().numpy()
+    return sequence_logprobs(model, items).float().cpu().numpy()
 
 
 def train_anchored(model: SASLM, prefs: list[Preference], cfg: SASLMConfig, seed: int,
@@ -144,10 +144,10 @@ def train_anchored(model: SASLM, prefs: list[Preference], cfg: SASLMConfig, seed
         batch = [prefs[i] for i in rng.choice(len(prefs), size=min(cfg.stage3_batch, len(prefs)), replace=False)]
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
             logp = sequence_logprobs(model, [p.rollout for p in batch] + [p.anchor for p in batch])
-        n = len(batch)
-        terms = anchored_loss(logp[:n].float(), torch.tensor([p.ref_rollout for p in batch]),
-                              logp[n:].float(), torch.tensor([p.ref_anchor for p in batch]),
-                              torch.tensor([float(p.sign) for p in batch]), cfg.reward_beta)
+        n, dev = len(batch), logp.device
+        terms = anchored_loss(logp[:n].float(), torch.tensor([p.ref_rollout for p in batch], device=dev),
+                              logp[n:].float(), torch.tensor([p.ref_anchor for p in batch], device=dev),
+                              torch.tensor([float(p.sign) for p in batch], device=dev), cfg.reward_beta)
         loss = terms["loss"].mean()
         if not torch.isfinite(loss):
             raise TrainingError(f"stage 3 loss became {loss.item()} at step {step}; lower saslm.stage3_lr")
@@ -157,7 +157,7 @@ def train_anchored(model: SASLM, prefs: list[Preference], cfg: SASLMConfig, seed
         opt.zero_grad(set_to_none=True)
         if (step + 1) % log_every == 0 or step + 1 == cfg.stage3_steps:
             signs = np.array([p.sign for p in batch])
-            margin = (terms["reward"] - terms["reward_anchor"]).detach().numpy()
+            margin = (terms["reward"] - terms["reward_anchor"]).detach().cpu().numpy()
             log.append({"stage": 3, "step": step + 1, "loss": loss.item(),
                         "margin_preferred": float(margin[signs > 0].mean()) if (signs > 0).any() else np.nan,
                         "margin_rejected": float(margin[signs < 0].mean()) if (signs < 0).any() else np.nan,
