@@ -88,16 +88,20 @@ def transcribe_tokens(langs: list[str], speakers: list[str], tokens: list[np.nda
     return map_chunks(_transcribe_chunk, payload, workers, codec_folder, asr_folders, timbres)
 
 
-def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str],
+EMOTION_PREFIX = "emo:"      # emotion-judge features stored beside the other measures
+
+
+def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str] | None,
                   timbres: dict[str, SpeakerStats], registers: dict[str, float]) -> list[dict]:
-    """Worker: decode each token sequence, transcribe it and measure its emotion features."""
+    """Worker: decode each token sequence, transcribe it (with ``asr_folders``) and measure its
+    emotion features."""
     import torch
 
     from slmlib.judges.emotion import emotion_features
 
     torch.set_num_threads(1)
     codec = SpeechCodec.from_pretrained(codec_folder)
-    asr = {lang: ASR.from_pretrained(f) for lang, f in asr_folders.items()}
+    asr = {lang: ASR.from_pretrained(f) for lang, f in (asr_folders or {}).items()}
     rows = []
     for it in items:
         tokens = np.asarray(it["tokens"], dtype=np.int64)
@@ -105,21 +109,26 @@ def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, s
             rows.append({"hypothesis": ""})
             continue
         wav = codec.decode(tokens, timbres[it["speaker"]])
-        rows.append({"hypothesis": asr[it["lang"]].transcribe([wav])[0],
-                     **emotion_features(wav, it["text"], registers[it["speaker"]])})
+        row = {EMOTION_PREFIX + k: v for k, v in emotion_features(wav, it["text"], registers[it["speaker"]]).items()}
+        if asr:
+            row["hypothesis"] = asr[it["lang"]].transcribe([wav])[0]
+        rows.append(row)
     return rows
 
 
 def listen_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,
-                  asr_folders: dict[str, str], timbres: dict[str, SpeakerStats],
+                  asr_folders: dict[str, str] | None, timbres: dict[str, SpeakerStats],
                   registers: dict[str, float], workers: int) -> pd.DataFrame:
-    """For each item (``lang``, ``text``, ``speaker``) and its tokens: the transcript, CER/WER
-    and the emotion judge's features of the decoded audio, without writing audio (SASLM's
-    rollouts are judged this way: many clips, none kept)."""
+    """For each item (``lang``, ``text``, ``speaker``) and its tokens: the emotion judge's
+    features of the decoded audio (columns ``emo:<feature>``) and, with ``asr_folders``, the
+    transcript and CER/WER, without writing audio (many clips, none kept: SASLM's rollouts, the
+    resynthesis-domain emotion judge's training clips)."""
     payload = [{"lang": r.lang, "text": r.text, "speaker": r.speaker, "tokens": t}
                for r, t in zip(items.itertuples(), tokens)]
     heard = pd.DataFrame(map_chunks(_listen_chunk, payload, workers, codec_folder, asr_folders,
                                     timbres, registers))
+    if not asr_folders:
+        return heard
     rates = pd.concat([error_rates(list(g.text), list(heard.hypothesis.iloc[g.index]), lang).set_axis(g.index)
                        for lang, g in items.reset_index(drop=True).groupby("lang")])
     return pd.concat([heard, rates.sort_index()], axis=1)

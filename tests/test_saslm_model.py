@@ -148,3 +148,23 @@ def test_a_local_hf_thinker_by_path_replaces_the_trained_one(tiny, tmp_path):
     assert len(speak(qwen, items[:2], temperature=0.0, top_p=1.0, tokens_per_char=1.0, batch_size=2, seed=0)) == 2
     with pytest.raises(FileNotFoundError, match="no model is downloaded"):
         assemble(tmp_path / "missing", tmp_path / "speech", "vib", 4, model.emotions)
+
+
+def test_the_evaluation_judge_reads_stored_features_and_skips_silent_clips():
+    from slmlib.judges.emotion import EmotionJudge
+    from slmlib.saslm.pipeline import anchor_cers, oracle_scores, read_emotions
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(-2, 0.3, 20), rng.normal(2, 0.3, 20)]
+    judge = EmotionJudge.fit(pd.DataFrame({"pitch": x}), ["sad"] * 20 + ["happy"] * 20)
+    table = pd.DataFrame({"id": ["a", "b", "c", "a", "b", "c"], "k": [-1, -1, -1, 0, 0, 0],
+                          "emotion": ["happy", "sad", "happy"] * 2,
+                          "emo:pitch": [2.0, 2.0, np.nan, 2.0, -2.0, -2.0],
+                          "cer": [0.5, 0.5, 0.5, 0.9, 0.5, 0.5],
+                          **{c: 0.5 for c in reward.SCORES}})
+    read = read_emotions(table, judge)
+    assert read.predicted_emotion.fillna("silent").tolist() == ["happy", "happy", "silent", "happy", "sad", "sad"]
+    assert read.emo_match.tolist() == [1, 0, 0, 1, 1, 0]
+    assert anchor_cers(table).tolist() == [0.5] * 6
+    scored = oracle_scores(table, judge, gate=0.2)
+    assert scored.oracle_emotion.tolist()[4] == 1.0 and scored.oracle_score.tolist()[3] == 0.0   # gated

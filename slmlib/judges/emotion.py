@@ -95,6 +95,12 @@ class EmotionJudge:
         return cls(saved["model"], saved["features"])
 
 
+def stored_features(table: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The emotion features kept in ``table`` as ``<prefix><feature>`` columns, unprefixed."""
+    cols = [c for c in table.columns if c.startswith(prefix)]
+    return table[cols].rename(columns=lambda c: c[len(prefix):])
+
+
 def emo_align(predicted: list[str], intended: list[str]) -> float:
     """EmoAlign: agreement of the judge with the intended emotion."""
     if len(predicted) != len(intended) or not predicted:

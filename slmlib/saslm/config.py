@@ -45,13 +45,14 @@ class SASLMConfig:
     # the plain TTS base and the bridges
     base_alpha: float = 0.5               # synthetic share of the base TTS's training set
     base_steps: int = 300
-    stage1_steps: int = 100
-    stage2_steps: int = 60
+    stage1_steps: int = 150
+    stage2_steps: int = 90
     batch_size: int = 32
     lr: float = 5e-4                      # speech head and bridge, stages 1-2
     stage2_thinker_lr: float = 1e-4
     text_weight: float = 1.0              # stage 2's thinker text loss
     critic_weight: float = 1.0
+    critic_lr: float = 5e-3               # the critic's linear heads learn faster than the bridge
     # stage 3: self-reward alignment
     rollout_texts: int = 96
     rollouts: int = 4                     # K (P2: 32)

@@ -170,12 +170,14 @@ def stage_loss(model: SASLM, out: dict, items: list[Dialogue], beta: float, cfg:
 
 
 def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
-    """Parameter groups of a stage: 1 = bridge, speech head and critics (thinker frozen); 2 = also
-    the thinker's last layer and final norm at its own learning rate (P2 §4.1)."""
+    """Parameter groups of a stage: 1 = bridge and speech head, and the critics at their own
+    rate (thinker frozen); 2 = also the thinker's last layer and final norm at its own learning
+    rate (P2 §4.1)."""
     for p in model.thinker.parameters():
         p.requires_grad_(False)
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("thinker.")],
-               "lr": cfg.lr}]
+    critic = [p for n, p in model.named_parameters() if n.startswith("critic_")]
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_"))],
+               "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr}]
     if stage == 2:
         decoder = model.thinker.get_decoder()
         last = [*decoder.layers[-1].parameters(), *decoder.norm.parameters()]

@@ -28,8 +28,8 @@ from slmlib.align import pipeline as dgsa
 from slmlib.cache import StageCache
 from slmlib.codec.pipeline import FittedCodec
 from slmlib.config import Config
-from slmlib.evaluate import judge_tokens, listen_tokens, summarise
-from slmlib.judges.emotion import EmotionJudge
+from slmlib.evaluate import EMOTION_PREFIX, judge_tokens, listen_tokens, summarise
+from slmlib.judges.emotion import EmotionJudge, stored_features
 from slmlib.judges.pipeline import ASRJudges, emotion_feature_table
 from slmlib.judges.proxies import naturalness_proxy
 from slmlib.model.generate import Request, generate_speech
@@ -45,7 +45,7 @@ from slmlib.scaling.data import encode_clips
 from slmlib.stats import bootstrap_ci, paired_difference_ci
 
 LANG = "en"
-VERSION = 1
+VERSION = 2
 # name -> (bridge mode, thinker reads the true label)
 VARIANTS: dict[str, tuple[str, bool]] = {
     "Plain TTS": ("plain", False),
@@ -122,10 +122,62 @@ def thinker_stage(sd: SASLMData, cfg: SASLMConfig, cache: StageCache) -> tuple[s
     return folder, step.key, step.value["log"]
 
 
+def emotion_judge(sd: SASLMData, cfg: Config, cache: StageCache) -> tuple[EmotionJudge, str, dict]:
+    """The evaluation emotion judge: notebook 00's classifier (same features, same model),
+    trained on the training replies *through the codec* (training speakers and texts, disjoint
+    from the test dialogues). Generated speech is codec audio; notebook 00's judge, trained on
+    original recordings, reads codec resynthesis of held-out real speech near chance (shown by
+    :func:`judge_validity`), so it cannot judge it."""
+    rows = sd.train
+
+    def compute(folder: Path) -> dict:
+        heard = listen_tokens(rows, [sd.data.tokens[i] for i in rows.id], sd.data.codec_folder, None,
+                              sd.timbres, sd.registers, cfg.num_workers)
+        features = stored_features(heard, EMOTION_PREFIX)
+        judge = EmotionJudge.fit(features, list(rows.emotion), cfg.judges.emotion_max_iter, cfg.seed)
+        judge.save_pretrained(folder / "emotion")
+        return {"clips": len(rows), "train_accuracy": float(np.mean(judge.predict(features) == rows.emotion))}
+
+    params = {"version": VERSION, "clips": scaling.digest(rows.audio_sha), "max_iter": cfg.judges.emotion_max_iter,
+              "seed": cfg.seed}
+    step = cache.run("saslm.emotion_judge", params, compute, inputs=[sd.data.codec_key])
+    return EmotionJudge.from_pretrained(step.path / "emotion"), step.key, step.value
+
+
+def read_emotions(table: pd.DataFrame, judge: EmotionJudge) -> pd.DataFrame:
+    """``table`` with the judge's ``predicted_emotion`` (None for silent outputs) and
+    ``emo_match`` (1 where it is the intended emotion) from its stored features."""
+    features = stored_features(table, EMOTION_PREFIX)
+    heard = features.notna().all(axis=1).to_numpy()
+    predicted = np.full(len(table), None, dtype=object)
+    if heard.any():
+        predicted[heard] = judge.predict(features[heard])
+    return table.assign(predicted_emotion=predicted, emo_match=(predicted == table.emotion.to_numpy()).astype(float))
+
+
+def judge_validity(real: pd.DataFrame, original_judge: EmotionJudge, judge: EmotionJudge,
+                   original_scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Which judge can read emotion in codec audio: agreement with the intended emotion on the
+    held-out test recordings, original audio vs through the codec (bootstrap 95 % CIs)."""
+    rows = []
+    originals = original_scores[original_scores.id.isin(real.id)]
+    cases = [("notebook 00 judge (original recordings)", "original recordings",
+              (originals.predicted == originals.emotion).astype(float)),
+             ("notebook 00 judge (original recordings)", "through the codec",
+              read_emotions(real, original_judge).emo_match),
+             ("this notebook's judge (training replies through the codec)", "through the codec",
+              read_emotions(real, judge).emo_match)]
+    for name, audio, hits in cases:
+        est, lo, hi = bootstrap_ci(pd.Series(hits).reset_index(drop=True), seed=seed)
+        rows.append({"judge": name, "audio": audio, "emo_align": est, "low": lo, "high": hi, "clips": len(hits)})
+    return pd.DataFrame(rows)
+
+
 # --- workers --------------------------------------------------------------------------------
 def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None, model_key: str) -> pd.DataFrame:
     """The cached ``saslm.eval`` stage: speak the test items (or, without a model, take the
-    real recordings' tokens), judge them, and add the emotion judge's reading."""
+    real recordings' tokens), judge them and keep the emotion judge's features of each clip
+    (the judge itself is applied outside the cache, :func:`read_emotions`)."""
     cfg: Config = job["cfg"]
     test: pd.DataFrame = job["test"]
     sd: SASLMData = job["sd"]
@@ -147,11 +199,10 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
         table = judge_tokens(test, tokens, sd.data.codec_folder, {LANG: job["asr_folder"]}, sd.timbres,
                              folder / "audio", workers=1)
         spoken = table[~table.silent.astype(bool)]
-        table["predicted_emotion"] = None
         if len(spoken):
             features = emotion_feature_table(spoken, sd.registers, 1)
-            table.loc[spoken.index, "predicted_emotion"] = job["emotion_judge"].predict(features)
-        table["emo_match"] = (table.predicted_emotion == table.emotion).astype(float)
+            for c in features:
+                table.loc[spoken.index, EMOTION_PREFIX + c] = features[c].to_numpy()
         table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None for p in table.path]
         return table
 
@@ -201,9 +252,10 @@ def _align_job(job: dict) -> dict:
 
     def compute(folder: Path) -> dict:
         model = SASLM.from_pretrained(job["start"])
-        log = reward.train_anchored(model, prefs, cfg.saslm, cfg.saslm.seed, cfg.device)
+        # no rollout beat or fell below its anchor: nothing to learn, the model stays as it was
+        log = reward.train_anchored(model, prefs, cfg.saslm, cfg.saslm.seed, cfg.device) if prefs else []
         model.save_pretrained(folder / "model")
-        return {"log": log}
+        return {"log": log, "preferences": len(prefs)}
 
     params = {"version": VERSION, "reward": job["reward"], "saslm": dataclasses.asdict(cfg.saslm),
               "prefs": scaling.ordered_digest([[p.sign, round(p.ref_rollout, 3)] for p in prefs])}
@@ -226,8 +278,8 @@ class Setup:
     cfg: Config
     cache: StageCache
     asr_folder: str
-    judge_keys: list[str]
-    emotion_judge: EmotionJudge
+    judge_keys: list[str]                 # the ASR judge's key (evaluations depend on it)
+    emotion_judge: EmotionJudge           # the evaluation emotion judge (emotion_judge())
     base: dict
     thinker: str
     thinker_key: str
@@ -235,7 +287,7 @@ class Setup:
     def job(self, **extra) -> dict:
         return {"cache_root": str(self.cache.root), "cache_version": self.cache.version, "cfg": self.cfg,
                 "sd": self.sd, "test": self.sd.test, "asr_folder": self.asr_folder, "judge_keys": self.judge_keys,
-                "emotion_judge": self.emotion_judge, "base": self.base["model"], "base_key": self.base["sft_key"],
+                "base": self.base["model"], "base_key": self.base["sft_key"],
                 "thinker": self.thinker, "thinker_key": self.thinker_key, "oracle": False, **extra}
 
 
@@ -284,27 +336,36 @@ def rollouts(setup: Setup, start: dict) -> tuple[pd.DataFrame, str]:
         heard = listen_tokens(table, list(table.tokens), sd.data.codec_folder, {LANG: setup.asr_folder},
                               sd.timbres, sd.registers, cfg.num_workers)
         table["cer"] = heard.cer.to_numpy()
+        table = pd.concat([table, heard.filter(like=EMOTION_PREFIX)], axis=1)
         dialogues = [d.with_tokens(t) for d, t in zip(sd.items(table, tokens=False), table.tokens)]
         torch.set_num_threads(cfg.num_workers)
         speech_p, context_p = critic_probs(model, dialogues)
         norms = reward.RubricNorms.fit(sd.items(sd.train), sd.pitch_centres)
-        scores = reward.rubric(dialogues, speech_p, context_p, norms, sd.pitch_centres)
-        table = pd.concat([table, scores], axis=1)
-        judged = setup.emotion_judge.probabilities(heard.fillna(0.0))
-        classes = setup.emotion_judge.classes
-        table["oracle_emotion"] = [reward.rank_score(p, classes.index(e)) for p, e in zip(judged, table.emotion)]
-        table["judge_emotion"] = [classes[int(np.argmax(p))] for p in judged]
-        anchor_cer = table.id.map(table[table.k == -1].set_index("id").cer).to_numpy()
-        table["self_score"] = reward.gated_total(table, table.cer, anchor_cer, s.gate_cer)
-        table["oracle_score"] = reward.gated_total(table.assign(score_emotion=table.oracle_emotion), table.cer,
-                                                   anchor_cer, s.gate_cer)
+        table = pd.concat([table, reward.rubric(dialogues, speech_p, context_p, norms, sd.pitch_centres)], axis=1)
+        table["self_score"] = reward.gated_total(table, table.cer, anchor_cers(table), s.gate_cer)
         table["ref_logp"] = reward.reference_logprobs(model, dialogues)
         return table
 
     params = {"version": VERSION, "saslm": dataclasses.asdict(s), "rows": scaling.digest(rows.audio_sha)}
     step = setup.cache.run("saslm.rollouts", params, compute,
                            inputs=[start["key"], setup.base["sft_key"], *setup.judge_keys])
-    return step.value, step.key
+    return oracle_scores(step.value, setup.emotion_judge, s.gate_cer), step.key
+
+
+def anchor_cers(table: pd.DataFrame) -> np.ndarray:
+    """Per row, the CER of its dialogue's anchor."""
+    return table.id.map(table[table.k == -1].set_index("id").cer).to_numpy()
+
+
+def oracle_scores(table: pd.DataFrame, judge: EmotionJudge, gate: float) -> pd.DataFrame:
+    """The oracle reward: the rubric with the emotion dimension read by the evaluation judge
+    from the decoded audio and compared with the true emotion (P2's 30B judge's role)."""
+    probs = judge.probabilities(stored_features(table, EMOTION_PREFIX).fillna(0.0))
+    classes = judge.classes
+    oracle = [reward.rank_score(p, classes.index(e)) for p, e in zip(probs, table.emotion)]
+    table = table.assign(oracle_emotion=oracle, judge_emotion=[classes[int(np.argmax(p))] for p in probs])
+    return table.assign(oracle_score=reward.gated_total(table.assign(score_emotion=table.oracle_emotion),
+                                                        table.cer, anchor_cers(table), gate))
 
 
 def preferences(sd: SASLMData, table: pd.DataFrame, score: str) -> list[reward.Preference]:
@@ -386,9 +447,10 @@ def probes(setup: Setup, vib: dict, seed: int = 0) -> pd.DataFrame:
 ORDER = [BASE, *VARIANTS, *REWARDS, REAL]
 
 
-def per_utterance(results: dict[str, dict]) -> pd.DataFrame:
+def per_utterance(results: dict[str, dict], judge: EmotionJudge) -> pd.DataFrame:
+    """Every judged test utterance of every system, with the evaluation judge's emotion."""
     frames = [results[n]["table"] for n in ORDER if n in results]
-    return pd.concat(frames, ignore_index=True).assign(alpha=np.nan)
+    return read_emotions(pd.concat(frames, ignore_index=True), judge)
 
 
 def system_table(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
