@@ -38,7 +38,8 @@ from slmlib.parallel import process_pool
 from slmlib.saslm import reward
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.dialogues import build_dialogues
-from slmlib.saslm.model import SASLM, Dialogue, assemble, critic_probs, probe_features, speak, train_stage
+from slmlib.saslm.model import (SASLM, Dialogue, assemble, critic_probs, probe_features, sequence_logprobs,
+                                speak, train_stage)
 from slmlib.saslm.thinker import pretrain_thinker
 from slmlib.scaling import pipeline as scaling
 from slmlib.scaling.data import encode_clips
@@ -443,6 +444,33 @@ def probes(setup: Setup, vib: dict, seed: int = 0) -> pd.DataFrame:
     return setup.cache.run("saslm.probes", params, compute, inputs=[vib["key"], setup.thinker_key]).value
 
 
+def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.DataFrame:
+    """Does a model use the dialogue at all? Per bridge, the teacher-forced loss (nats per speech
+    token) of the test recordings given their own dialogue vs given the context (and, for the
+    oracle, the label) of another test dialogue with a different emotion: a model that reads
+    intent predicts the real expressive speech better with the right context. Paired bootstrap
+    CI of (wrong − right); sampling noise plays no part, so this sees intent use that EmoAlign
+    on sampled speech may miss."""
+    import torch
+
+    test = setup.sd.test.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    donors = [rng.choice(np.flatnonzero(test.emotion.to_numpy() != e)) for e in test.emotion]
+    wrong = test.assign(context=test.context.to_numpy()[donors], emotion=test.emotion.to_numpy()[donors])
+    rows = []
+    for name, (mode, oracle) in VARIANTS.items():
+        if name not in results or mode == "plain":
+            continue
+        model = SASLM.from_pretrained(results[name]["folder"])
+        with torch.inference_mode():
+            nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=oracle)).float().numpy() /
+                   np.array([len(setup.sd.data.tokens[i]) + 1 for i in f.id]) for k, f in (("right", test), ("wrong", wrong))}
+        d, lo, hi = paired_difference_ci(nll["wrong"], nll["right"], seed=seed)
+        rows.append({"system": name, "nll_right_context": float(nll["right"].mean()),
+                     "nll_wrong_context": float(nll["wrong"].mean()), "delta": d, "low": lo, "high": hi})
+    return pd.DataFrame(rows)
+
+
 # --- tables ---------------------------------------------------------------------------------
 ORDER = [BASE, *VARIANTS, *REWARDS, REAL]
 
@@ -512,7 +540,8 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame) -> str:
+def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
+             validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None) -> str:
     """What this run's numbers say about P2's claims, in words written from them."""
     t = table.set_index("system")
 
@@ -536,6 +565,11 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame) -> 
     ceiling = t.loc[REAL, "emo_align"] if REAL in t.index else np.nan
     lines.append(f"- EmoAlign of the real recordings through the codec (the ceiling here): {100 * ceiling:.1f} %; "
                  f"chance is {100 * probe.chance.iloc[0]:.1f} %.")
+    if validity is not None and len(validity) == 3:
+        v = validity.emo_align.to_numpy()
+        lines.append(f"- Judge validity: notebook 00's emotion judge is right on {100 * v[0]:.1f} % of the held-out "
+                     f"original recordings but on {100 * v[1]:.1f} % of the same recordings through the codec; "
+                     f"this notebook's judge (trained on codec audio of the training replies) on {100 * v[2]:.1f} %.")
     for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle",
                  *REWARDS):
         if name in t.index:
@@ -557,6 +591,10 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame) -> 
         "does not hold here" if sr is not None and sr.high < 0 else "is not shown here"
     lines.append(f"- **P2 Tab. 4 (self-reward alignment helps): {verdict3}.** EmoAlign {says(sr)}, WER "
                  f"{says(swer, 1.0, '')}; the oracle reward: EmoAlign {says(orr)}.")
+    if use is not None and len(use):
+        parts = [f"{r.system} {r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}]" for r in use.itertuples()]
+        lines.append("- Intent use (teacher-forced nats per speech token, wrong-emotion context minus the right "
+                     "one; > 0 = the model reads the dialogue): " + "; ".join(parts) + ".")
     p = probe.set_index("representation").accuracy
     order = "e < h < z" if p["e"] < p["h (after stage 2)"] < p["z"] else "not e < h < z"
     lines.append(f"- Probes (P2: e 18.1 %, h 41.4 %, z 64.5 %): e {100 * p['e']:.1f} %, h before stage 2 "
