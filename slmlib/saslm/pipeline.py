@@ -549,11 +549,12 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         m = paired[(paired.system == system) & (paired.baseline == baseline) & (paired.metric == metric)]
         return None if m.empty else m.iloc[0]
 
-    def says(x: pd.Series | None, unit: float = 100.0, what: str = "pt") -> str:
+    def says(x: pd.Series | None, unit: float = 100.0, what: str = " pt") -> str:
         if x is None:
             return "not measured"
         sig = "significant" if x.low > 0 or x.high < 0 else "not significant"
-        return f"{unit * x.delta:+.1f} {what} [{unit * x.low:+.1f}, {unit * x.high:+.1f}], {sig}"
+        f = ".1f" if unit == 100.0 else ".3f"
+        return f"{unit * x.delta:+{f}}{what} [{unit * x.low:+{f}}, {unit * x.high:+{f}}], {sig}"
 
     def better(x: pd.Series | None) -> bool:
         return x is not None and x.low > 0
@@ -587,8 +588,10 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     lines.append(f"- Intent at all (VIB + AdaLN minus the context-free plain TTS on EmoAlign): {says(plain)}.")
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
+    worse_wer = swer is not None and swer.low > 0
     verdict3 = "holds" if better(sr) and no_worse_wer(swer) else \
-        "does not hold here" if sr is not None and sr.high < 0 else "is not shown here"
+        "does not hold here" if sr is not None and (sr.high < 0 or (worse_wer and not better(sr))) \
+        else "is not shown here"
     lines.append(f"- **P2 Tab. 4 (self-reward alignment helps): {verdict3}.** EmoAlign {says(sr)}, WER "
                  f"{says(swer, 1.0, '')}; the oracle reward: EmoAlign {says(orr)}.")
     if use is not None and len(use):
