@@ -65,36 +65,13 @@ def _judge_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, st
     return rows
 
 
-def _transcribe_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str],
-                      timbres: dict[str, SpeakerStats]) -> list[str]:
-    """Worker: decode each token sequence with its speaker's timbre and transcribe it."""
-    import torch
-
-    torch.set_num_threads(1)
-    codec = SpeechCodec.from_pretrained(codec_folder)
-    asr = {lang: ASR.from_pretrained(f) for lang, f in asr_folders.items()}
-    return [asr[it["lang"]].transcribe([codec.decode(np.asarray(it["tokens"], dtype=np.int64),
-                                                     timbres[it["speaker"]])])[0]
-            if len(it["tokens"]) else "" for it in items]
-
-
-def transcribe_tokens(langs: list[str], speakers: list[str], tokens: list[np.ndarray],
-                      codec_folder: str, asr_folders: dict[str, str],
-                      timbres: dict[str, SpeakerStats], workers: int) -> list[str]:
-    """What the ASR judge hears in each token sequence (decoded with the speaker's timbre):
-    the cheap judge of TDSC's candidates, which need only their transcripts (no audio is
-    written, no prosody or speaker measures)."""
-    payload = [{"lang": lang, "speaker": s, "tokens": t} for lang, s, t in zip(langs, speakers, tokens)]
-    return map_chunks(_transcribe_chunk, payload, workers, codec_folder, asr_folders, timbres)
-
-
 EMOTION_PREFIX = "emo:"      # emotion-judge features stored beside the other measures
 
 
 def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str] | None,
-                  timbres: dict[str, SpeakerStats], registers: dict[str, float]) -> list[dict]:
-    """Worker: decode each token sequence, transcribe it (with ``asr_folders``) and measure its
-    emotion features."""
+                  timbres: dict[str, SpeakerStats], registers: dict[str, float] | None) -> list[dict]:
+    """Worker: decode each token sequence with its speaker's timbre, transcribe it (with
+    ``asr_folders``) and measure its emotion features (with ``registers``)."""
     import torch
 
     from slmlib.judges.emotion import emotion_features
@@ -109,11 +86,23 @@ def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, s
             rows.append({"hypothesis": ""})
             continue
         wav = codec.decode(tokens, timbres[it["speaker"]])
-        row = {EMOTION_PREFIX + k: v for k, v in emotion_features(wav, it["text"], registers[it["speaker"]]).items()}
+        row = {} if registers is None else \
+            {EMOTION_PREFIX + k: v for k, v in emotion_features(wav, it["text"], registers[it["speaker"]]).items()}
         if asr:
             row["hypothesis"] = asr[it["lang"]].transcribe([wav])[0]
         rows.append(row)
     return rows
+
+
+def transcribe_tokens(langs: list[str], speakers: list[str], tokens: list[np.ndarray],
+                      codec_folder: str, asr_folders: dict[str, str],
+                      timbres: dict[str, SpeakerStats], workers: int) -> list[str]:
+    """What the ASR judge hears in each token sequence (decoded with the speaker's timbre):
+    the cheap judge of TDSC's candidates, which need only their transcripts (no audio is
+    written, no prosody or speaker measures)."""
+    payload = [{"lang": lang, "speaker": s, "tokens": t} for lang, s, t in zip(langs, speakers, tokens)]
+    heard = map_chunks(_listen_chunk, payload, workers, codec_folder, asr_folders, timbres, None)
+    return [r["hypothesis"] for r in heard]
 
 
 def listen_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,

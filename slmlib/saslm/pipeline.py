@@ -373,12 +373,12 @@ def preferences(sd: SASLMData, table: pd.DataFrame, score: str) -> list[reward.P
     """Rollouts above (below) their anchor's ``score`` as preferred (rejected) examples."""
     anchors = table[table.k == -1].set_index("id")
     roll = table[table.k >= 0]
+    signs = reward.split_by_anchor(roll[score], roll.id.map(anchors[score]))
     out = []
-    for d, r in zip(sd.items(roll, tokens=False), roll.itertuples()):
-        a = anchors.loc[r.id]
-        sign = int(np.sign(getattr(r, score) - a[score]))
+    for d, r, sign in zip(sd.items(roll, tokens=False), roll.itertuples(), signs):
         if sign:
-            out.append(reward.Preference(d.with_tokens(r.tokens), d.with_tokens(a.tokens), sign,
+            a = anchors.loc[r.id]
+            out.append(reward.Preference(d.with_tokens(r.tokens), d.with_tokens(a.tokens), int(sign),
                                          float(r.ref_logp), float(a.ref_logp)))
     return out
 
@@ -396,9 +396,9 @@ def rollout_summary(table: pd.DataFrame) -> pd.DataFrame:
     anchors = table[table.k == -1].set_index("id")
     rows = []
     for kind in ("self", "oracle"):
-        diff = roll[f"{kind}_score"].to_numpy() - roll.id.map(anchors[f"{kind}_score"]).to_numpy()
-        rows.append({"reward": kind, "rollouts": len(roll), "preferred": int((diff > 0).sum()),
-                     "tied": int((diff == 0).sum()), "rejected": int((diff < 0).sum()),
+        signs = reward.split_by_anchor(roll[f"{kind}_score"], roll.id.map(anchors[f"{kind}_score"]))
+        rows.append({"reward": kind, "rollouts": len(roll), "preferred": int((signs > 0).sum()),
+                     "tied": int((signs == 0).sum()), "rejected": int((signs < 0).sum()),
                      "mean_rollout": float(roll[f"{kind}_score"].mean()),
                      "mean_anchor": float(anchors[f"{kind}_score"].mean())})
     # how often the self-critic's emotion score agrees with the oracle's
