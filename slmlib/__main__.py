@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     pub = sub.add_parser("publish", help="copy a run's small results to outputs/reference/<profile>")
     pub.add_argument("--profile", default="default")
+    pub.add_argument("--only", default=None, metavar="PATHS",
+                     help="comma-separated parts of the profile folder to replace, e.g. "
+                          "'report,notebooks/06_report.ipynb' (default: everything)")
 
     times = sub.add_parser("timings", help="compute seconds per cached stage (where the time goes)")
     times.add_argument("--since", default=None,
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             print(summary.round({"seconds": 1, "mean": 1, "max": 1, "share": 3}).to_string(index=False))
             print(f"total compute: {summary.seconds.sum() / 60:.1f} min in {int(summary.steps.sum())} steps")
         elif args.command == "publish":
-            files = runner.publish_reference(args.profile)
+            files = runner.publish_reference(args.profile, only=args.only.split(",") if args.only else None)
             print(f"{len(files)} files in {paths.outputs_root() / 'reference' / args.profile}")
         elif args.command == "prepare":
             for path in runner.prepare_notebooks(args.profile, args.dest, overrides):

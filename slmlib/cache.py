@@ -150,3 +150,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write a text file whole: into a temporary name beside it, then one ``os.replace``, so a
+    reader never sees half a file and an interrupted write keeps the previous version."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

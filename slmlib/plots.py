@@ -205,3 +205,21 @@ def preference_logs(logs: dict[str, list[dict]]) -> plt.Figure:
     ax.axhline(0, color="grey", lw=1)
     ax.set(ylabel="beta * (log-ratio chosen - rejected)", title="DPO reward margins")
     return fig
+
+
+VERDICT_COLOURS = {"reproduced": "#0072B2", "partly": "#F0E442", "not reproduced": "#D55E00"}   # Okabe-Ito
+
+
+def verdict_overview(claims: pd.DataFrame, sections: list[str]) -> plt.Figure:
+    """How many claims of each paper table were reproduced, partly or not: one stacked bar per
+    report section (columns ``section`` and ``verdict``)."""
+    counts = pd.crosstab(claims.section, claims.verdict).reindex(index=sections[::-1],
+                                                                 columns=list(VERDICT_COLOURS), fill_value=0)
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(sections) + 1.2))
+    counts.plot.barh(stacked=True, color=list(VERDICT_COLOURS.values()), ax=ax, edgecolor="white")
+    ax.set_xlabel("claims")
+    ax.set_ylabel("")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.tight_layout()
+    return fig

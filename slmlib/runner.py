@@ -120,29 +120,47 @@ def report_location(profile: str) -> Path:
     return report if report.exists() else paths.profile_dir(profile) / "run_log.json"
 
 
-PUBLISHED = (".csv", ".json", ".png", ".md")
+PUBLISHED = (".csv", ".json", ".png", ".md", ".html")
+DOCUMENTS = (".ipynb", ".html")          # executed notebooks and the report: the larger size cap
+REPORT_AUDIO = Path("report") / "audio"  # the report's few example clips are the only audio published
+
+
+def _publishable(f: Path, src: Path) -> bool:
+    rel = f.relative_to(src)
+    if f.name.startswith("."):
+        return False
+    return f.suffix in (*PUBLISHED, ".ipynb") or rel.parent == REPORT_AUDIO
 
 
 def publish_reference(profile: str, dest: Path | None = None, max_file_mb: float = 1.0,
-                      max_notebook_mb: float = 5.0) -> list[Path]:
-    """Copy a run's small results (CSV, JSON, PNG; no Parquet duplicates, no audio) and its
-    executed notebooks into ``outputs/reference/<profile>/`` for committing, so a reader sees
-    results before running anything. Files over the size caps are skipped and listed."""
+                      max_notebook_mb: float = 5.0, only: Iterable[str] | None = None) -> list[Path]:
+    """Copy a run's small results (CSV, JSON, PNG, the report; no Parquet duplicates, no audio
+    but the report's examples) and its executed notebooks into ``outputs/reference/<profile>/``
+    for committing, so a reader sees results before running anything. Files over the size caps
+    are skipped and listed. ``only`` (paths relative to the profile folder, e.g. ``["report",
+    "notebooks/06_report.ipynb"]``) replaces just those parts and keeps the rest of the
+    reference, so one rerun notebook can be published without touching the others."""
     import shutil
 
     src = paths.profile_dir(profile)
     if not src.exists():
         raise FileNotFoundError(f"no outputs for profile {profile!r} at {src}: run it first")
     dest = dest or paths.outputs_root() / "reference" / profile
-    if dest.exists():
-        shutil.rmtree(dest)
+    parts = [src / p for p in only] if only else [src]
+    for part in parts:
+        if not part.exists():
+            raise FileNotFoundError(f"{part} does not exist: run the notebook that writes it first")
+        target = dest / part.relative_to(src)
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     copied, skipped = [], []
-    for f in sorted(src.rglob("*")):
-        if not f.is_file():
+    files = sorted(f for part in parts for f in ([part] if part.is_file() else part.rglob("*")))
+    for f in files:
+        if not f.is_file() or not _publishable(f, src):
             continue
-        cap = max_notebook_mb if f.suffix == ".ipynb" else max_file_mb
-        if f.suffix not in (*PUBLISHED, ".ipynb") or f.name.startswith("."):
-            continue
+        cap = max_notebook_mb if f.suffix in DOCUMENTS else max_file_mb
         if f.stat().st_size > cap * 1e6:
             skipped.append(f)
             continue

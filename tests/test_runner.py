@@ -81,3 +81,26 @@ def test_publish_copies_small_results_only(outputs):
     names = sorted(p.name for p in copied)
     assert names == ["table.csv"]
     assert (paths.outputs_root() / "reference" / "smoke" / "01_x" / "table.csv").exists()
+
+
+def test_publish_only_replaces_the_named_parts(outputs):
+    from slmlib import paths
+    from slmlib.runner import publish_reference
+
+    src = paths.profile_dir("smoke")
+    for folder in ("01_x", "report", "report/audio"):
+        (src / folder).mkdir(parents=True, exist_ok=True)
+    (src / "01_x" / "table.csv").write_text("new\n")
+    (src / "report" / "report.html").write_text("<html></html>")
+    (src / "report" / "audio" / "dgsa-sft.flac").write_bytes(b"fLaC")
+    ref = paths.outputs_root() / "reference" / "smoke"
+    (ref / "01_x").mkdir(parents=True)
+    (ref / "01_x" / "table.csv").write_text("old\n")
+    (ref / "report").mkdir()
+    (ref / "report" / "stale.md").write_text("stale")
+    copied = publish_reference("smoke", only=["report"])
+    assert sorted(p.name for p in copied) == ["dgsa-sft.flac", "report.html"]
+    assert (ref / "01_x" / "table.csv").read_text() == "old\n"     # not named: kept
+    assert not (ref / "report" / "stale.md").exists()               # named: replaced whole
+    with pytest.raises(FileNotFoundError, match="run the notebook"):
+        publish_reference("smoke", only=["05_missing"])
