@@ -205,6 +205,7 @@ def to_markdown(profile: str, sections: list[Section], counts: pd.DataFrame, ove
         for cap, t in s.tables.items():
             out += [f"### {cap}", "", _markdown_table(t), ""]
         out += [f"![{f.stem}](figures/{f.parent.name}-{f.name})" for f in s.figures] + [""]
+    out += ["## Not tested here", "", *[f"- **{k}**: {v}." for k, v in claims_mod.NOT_TESTED.items()], ""]
     if len(audio):
         out += ["## Listen", "", _markdown_table(audio.assign(file=[f"[{Path(p).name}](audio/{Path(p).name})"
                                                                     for p in audio.audio]).drop(columns=["path", "audio"])), ""]
@@ -247,6 +248,8 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
             out += [f"<h3>{html.escape(cap)}</h3>", _html_table(t)]
         out += [f"<figure><img alt='{f.stem}' src='{_data_uri(f, 'image/png')}'><figcaption>{f.parent.name}/{f.name}"
                 f"</figcaption></figure>" for f in s.figures]
+    out += ["<h2>Not tested here</h2><ul>", *[f"<li><b>{html.escape(k)}</b>: {html.escape(v)}.</li>"
+                                              for k, v in claims_mod.NOT_TESTED.items()], "</ul>"]
     if len(audio):
         out += ["<h2>Listen</h2>", "<table><tr><th>notebook</th><th>system</th><th>item</th><th>text</th><th></th></tr>"]
         out += [f"<tr><td>{a.notebook}</td><td>{html.escape(a.system)}</td><td>{a.id}</td><td>{html.escape(a.text)}</td>"
