@@ -1,5 +1,6 @@
 """Command line: ``python -m slmlib run --profile default [--only 01,02] [-p key=value ...]``,
-``python -m slmlib publish --profile default`` (results to ``outputs/reference/``)."""
+``python -m slmlib publish --profile default`` (results to ``outputs/reference/``),
+``python -m slmlib corpus common_voice <folder> --lang lo --out <folder>`` (a real corpus)."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     times.add_argument("--since", default=None,
                        help="only steps finished after this time, e.g. '2026-11-29 00:39' (UTC)")
 
+    corpus = sub.add_parser("corpus", help="import a real corpus on disk into a manifest (16 kHz FLAC)")
+    corpus.add_argument("kind", choices=["common_voice", "fleurs", "ljspeech", "hf_dataset"])
+    corpus.add_argument("root", type=Path, help="the corpus folder (or a datasets folder / Parquet file)")
+    corpus.add_argument("--lang", required=True, help="language code, e.g. lo, th, en")
+    corpus.add_argument("--split", default="test", help="our split for its rows: train, dev, test or judge")
+    corpus.add_argument("--out", type=Path, required=True, help="folder for the FLAC clips and manifest.parquet")
+
     show = sub.add_parser("config", help="print a profile's resolved config")
     show.add_argument("--profile", default="default")
     show.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
@@ -66,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             summary = StageCache(paths.cache_dir()).stage_summary(since)
             print(summary.round({"seconds": 1, "mean": 1, "max": 1, "share": 3}).to_string(index=False))
             print(f"total compute: {summary.seconds.sum() / 60:.1f} min in {int(summary.steps.sum())} steps")
+        elif args.command == "corpus":
+            from slmlib.data import corpora, manifest
+            table = corpora.LOADERS[args.kind](args.root, args.out / "clips", lang=args.lang, split=args.split)
+            path = manifest.save(table, args.out / "manifest.parquet")
+            print(f"{len(table)} clips, {table.duration.sum() / 3600:.2f} h, "
+                  f"{table.speaker.nunique()} speakers -> {path}")
         elif args.command == "publish":
             files = runner.publish_reference(args.profile, only=args.only.split(",") if args.only else None)
             print(f"{len(files)} files in {paths.outputs_root() / 'reference' / args.profile}")
