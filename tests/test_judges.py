@@ -98,3 +98,25 @@ def test_whisper_by_local_path(tmp_path, expressive):
     assert asr.transcribe(clips) == texts                    # greedy decoding is deterministic
     with pytest.raises(ValueError, match="resample"):
         asr.transcribe(clips, sample_rate=8000)
+
+
+def test_emotion_classifier_by_local_path(tmp_path, expressive):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    from slmlib.judges.hf_emotion import PipelineEmotion
+
+    labels = ["neu", "hap", "sad", "ang", "fear"]
+    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_feat_extract_layers=2,
+                         num_labels=len(labels), id2label=dict(enumerate(labels)),
+                         label2id={l: i for i, l in enumerate(labels)}, classifier_proj_size=16)
+    Wav2Vec2ForSequenceClassification(cfg).save_pretrained(tmp_path / "emo")
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(tmp_path / "emo")
+    judge = PipelineEmotion(str(tmp_path / "emo"), label_map={"fear": "fearful"})
+    assert judge.labels == ["neutral", "happy", "sad", "angry", "fearful"]
+    clips = [r["audio"] for r in expressive[:3]]
+    probs = judge.probabilities(clips)
+    assert probs.shape == (3, 5) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert judge.predict(clips) == [judge.labels[i] for i in probs.argmax(axis=1)]
+    with pytest.raises(ValueError, match="resample"):
+        judge.predict(clips, sample_rate=8000)
