@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from slmlib.align.config import AlignConfig, TDSCConfig
+from slmlib.later import MARK
 from slmlib.codec.config import CodecConfig
 from slmlib.judges.config import JudgesConfig
 from slmlib.model.config import SLMConfig
@@ -152,8 +153,20 @@ def config_hash(section: Any) -> str:
     return hashlib.sha256(canonical_json(section).encode()).hexdigest()[:16]
 
 
+def _hashable(obj: Any) -> Any:
+    """Dataclasses as dicts (recursively), leaving out fields declared with
+    :func:`slmlib.later.later` while they hold their default, so adding an option keeps every
+    existing cache key valid."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _hashable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get(MARK) and getattr(obj, f.name) == f.default)}
+    if isinstance(obj, (list, tuple)):
+        return [_hashable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _hashable(v) for k, v in obj.items()}
+    return obj
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys; dataclasses become dicts, tuples lists."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        obj = dataclasses.asdict(obj)
-    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return json.dumps(_hashable(obj), sort_keys=True, default=str, separators=(",", ":"))

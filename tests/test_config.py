@@ -41,3 +41,22 @@ def test_configs_are_frozen_and_hash_stably():
     assert config_hash(cfg.world) == config_hash(load_config("default").world)
     assert config_hash(cfg.world) != config_hash(load_config("smoke").world)
     assert "world.fault_scale" in valid_keys(cfg)
+
+
+def test_fields_added_later_keep_old_cache_keys():
+    import dataclasses
+
+    from slmlib.config import config_hash
+    from slmlib.later import later
+
+    @dataclasses.dataclass(frozen=True)
+    class Old:
+        a: int = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class New:
+        a: int = 1
+        b: int = later(0)
+
+    assert config_hash(New()) == config_hash(Old())          # at its default: the same key
+    assert config_hash(New(b=2)) != config_hash(Old())       # set: a new key

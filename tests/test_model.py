@@ -145,3 +145,65 @@ def test_schedule_and_errors():
                                                      batch_schedule(np.arange(7), cfg, 0)))
     with pytest.raises(TrainingError, match="no training examples"):
         batch_schedule(np.array([]), cfg, 0)
+
+
+@pytest.fixture
+def backbone(tmp_path):
+    """A tiny random Qwen2 with its own byte-level BPE tokenizer, saved like a real backbone."""
+    import transformers
+
+    from slmlib.saslm.thinker import train_tokenizer
+
+    def save(tied: bool):
+        folder = tmp_path / f"qwen-{'tied' if tied else 'untied'}"
+        tok = train_tokenizer([u.text for u in _utts(48)] * 4, 300)
+        config = transformers.Qwen2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
+                                          num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
+                                          tie_word_embeddings=tied)
+        transformers.Qwen2ForCausalLM(config).save_pretrained(folder)
+        tok.save_pretrained(folder)
+        return folder
+    return save
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_pretrained_backbone_keeps_its_tokenizer_and_tunes_with_lora(backbone, tmp_path, tied):
+    import transformers
+
+    from slmlib.model.vocab import PretrainedTextVocab, build_vocab
+
+    path = backbone(tied)
+    vocab = build_vocab([], ["en"], N_SPEECH, str(path))
+    assert isinstance(vocab, PretrainedTextVocab)
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    ids, labels = vocab.training_example("en", "abc de", np.array([3, 5]))
+    text = [i for i in ids if vocab.is_text(i)]
+    assert text == tok("abc de", add_special_tokens=False)["input_ids"]          # the backbone's own ids
+    assert ids[0] == vocab.id("<bos>") >= len(tok) and ids[-1] == vocab.eos_id and vocab.size == len(tok) + 7 + 1 + N_SPEECH
+
+    before = transformers.AutoModelForCausalLM.from_pretrained(path)
+    cfg = SLMConfig(model_name_or_path=str(path), steps=6, batch_size=8, warmup=1, lr=1e-2, bf16=False,
+                    lora_rank=4, checkpoint_every=100)
+    log = train_slm(encode_examples(vocab, with_prompts(_utts(), 0.3, 4, 0)), vocab, cfg, 0, tmp_path / "out",
+                    log_every=1)
+    assert np.isfinite([e["loss"] for e in log]).all()
+    model, loaded = load_slm(tmp_path / "out")                        # merged: plain HF, no peft needed
+    assert (type(loaded), loaded.n_text, loaded.size) == (PretrainedTextVocab, vocab.n_text, vocab.size)
+    assert loaded.text_ids("abc de") == vocab.text_ids("abc de")      # the tokenizer travels with the model
+    old = before.get_input_embeddings().weight
+    new = model.get_input_embeddings().weight
+    assert torch.allclose(new[:len(old)], old)                        # the backbone's text rows are frozen
+    assert not torch.allclose(new[vocab.id("<pad>"):], new[vocab.id("<pad>"):].mean(0, keepdim=True).expand_as(
+        new[vocab.id("<pad>"):]))
+    lin = "model.layers.0.mlp.down_proj.weight"
+    assert not torch.allclose(dict(model.named_parameters())[lin], dict(before.named_parameters())[lin])  # merged LoRA
+    out = generate_speech(model, loaded, [Request("en", "abc")], temperature=0.0, top_p=1.0, tokens_per_char=2.0,
+                          batch_size=1, seed=0)
+    assert out[0].max(initial=0) < N_SPEECH
+
+
+def test_lora_needs_a_pretrained_backbone(vocab, tmp_path):
+    cfg = SLMConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64, steps=2, batch_size=4, bf16=False,
+                    lora_rank=4)
+    with pytest.raises(ValueError, match="model_name_or_path"):
+        train_slm(encode_examples(vocab, with_prompts(_utts(8), 0.0, 4, 0)), vocab, cfg, 0, tmp_path / "x")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slmlib.later import later
+
 
 @dataclass(frozen=True)
 class SLMConfig:
@@ -34,6 +36,11 @@ class SLMConfig:
     prompt_prob: float = 0.3            # share of training sequences with a style prompt
     prompt_seconds: float = 3.0         # prompt length cap (P1's SMOS reference is 3 s)
     checkpoint_every: int = 200         # steps between resumable checkpoints
+    # a pretrained backbone (model_name_or_path) can be tuned with LoRA (peft) instead of in full:
+    # adapters on every linear layer of the transformer, plus the new token rows (specials,
+    # language tags, speech tokens) of the embedding; merged into the model when saved
+    lora_rank: int = later(0)           # 0 = full fine-tuning
+    lora_alpha: int = later(32)
     # generation
     temperature: float = 0.9
     top_p: float = 0.9

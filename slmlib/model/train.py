@@ -65,6 +65,23 @@ def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
     return model
 
 
+def with_lora(model, vocab: SpeechVocab, cfg: SLMConfig):
+    """LoRA adapters (peft) on every linear layer of a pretrained backbone, and the rows of the
+    tokens we added (specials, language tags, speech tokens) trainable in the embedding (and in
+    an untied output layer, trained whole): the backbone's own weights stay frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    if not cfg.model_name_or_path:
+        raise ValueError("slm.lora_rank needs a pretrained backbone (slm.model_name_or_path); a model "
+                         "trained from scratch trains in full")
+    new_rows = list(range(vocab.id("<pad>"), vocab.size))
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules="all-linear",
+                        trainable_token_indices={"embed_tokens": new_rows},
+                        modules_to_save=None if tied else ["lm_head"])
+    return get_peft_model(model, config)
+
+
 def target_logprobs(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of each labelled next token, (B, T-1), and the mask of those positions.
@@ -122,8 +139,11 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     acc = Accelerator(cpu=not device.startswith("cuda"),
                       mixed_precision="bf16" if cfg.bf16 and bf16_supported(device) else "no")
     model = build_model(cfg, vocab, seed)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    if cfg.lora_rank:
+        model = with_lora(model, vocab, cfg)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=cfg.lr, betas=(0.9, 0.98))
@@ -168,7 +188,10 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
             _save_checkpoint(ckpt, acc.unwrap_model(model), opt, sched, step + 1, log)
 
     out.mkdir(parents=True, exist_ok=True)
-    acc.unwrap_model(model).save_pretrained(out)
+    final = acc.unwrap_model(model)
+    if cfg.lora_rank:
+        final = final.merge_and_unload()     # a plain HF model again: loads without peft
+    final.save_pretrained(out)
     vocab.save_pretrained(out)
     (out / LOG_FILE).write_text(json.dumps(log))
     if ckpt is not None and ckpt.exists():

@@ -6,6 +6,10 @@ Characters rather than a trained BPE: P1 feeds raw Thai/Lao script with no G2P, 
 model size a character vocabulary is the smallest that covers every script of the world.
 Ids: specials, then language tags, then characters, then the codec's speech tokens, so that
 speech token ``t`` is id ``speech_offset + t``.
+
+A pretrained backbone keeps its own tokenizer instead (:class:`PretrainedTextVocab`): its text
+ids, and so its trained embeddings, stay where they are, and the specials, language tags and
+speech tokens are appended after them as new rows.
 """
 from __future__ import annotations
 
@@ -67,6 +71,10 @@ class SpeechVocab:
     def size(self) -> int:
         return self.speech_offset + self.n_speech
 
+    def is_text(self, ids):
+        """Which ids (an int tensor or array) are text tokens."""
+        return (ids >= self.char_offset) & (ids < self.speech_offset)
+
     def text_ids(self, text: str) -> list[int]:
         text = unicodedata.normalize("NFC", text).strip()
         if not text:
@@ -120,7 +128,70 @@ class SpeechVocab:
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "SpeechVocab":
+        """The vocabulary saved in ``folder`` (either kind)."""
         data = json.loads((Path(folder) / VOCAB_FILE).read_text())
         if tuple(data["specials"]) != SPECIALS:
             raise VocabError(f"{folder} was saved with other special tokens {data['specials']}")
+        if "n_text" in data:
+            return PretrainedTextVocab(tuple(data["languages"]), (), int(data["n_speech"]),
+                                       tokenizer_path=str(folder), n_text=int(data["n_text"]))
         return cls(tuple(data["languages"]), tuple(data["characters"]), int(data["n_speech"]))
+
+
+@dataclass(frozen=True)
+class PretrainedTextVocab(SpeechVocab):
+    """Text through a pretrained LM's own tokenizer: ids ``0 .. n_text-1`` are its tokens (their
+    trained embeddings are kept), then our specials, language tags and speech tokens."""
+
+    tokenizer_path: str = ""
+    n_text: int = 0
+
+    @classmethod
+    def from_tokenizer(cls, path: str | Path, languages: Sequence[str], n_speech: int) -> "PretrainedTextVocab":
+        from transformers import AutoTokenizer
+
+        n_text = len(AutoTokenizer.from_pretrained(str(path)))
+        return cls(tuple(sorted(languages)), (), int(n_speech), tokenizer_path=str(path), n_text=n_text)
+
+    @cached_property
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self.tokenizer_path)
+
+    def id(self, special: str) -> int:
+        return self.n_text + SPECIALS.index(special)
+
+    def lang_id(self, lang: str) -> int:
+        return self.n_text + super().lang_id(lang)
+
+    @property
+    def char_offset(self) -> int:      # our ids start after the tokenizer's
+        return self.n_text + len(SPECIALS) + len(self.languages)
+
+    def is_text(self, ids):
+        return ids < self.n_text
+
+    def text_ids(self, text: str) -> list[int]:
+        text = unicodedata.normalize("NFC", text).strip()
+        if not text:
+            raise VocabError("empty text: there is nothing to synthesise")
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(folder)
+        path = folder / VOCAB_FILE
+        path.write_text(json.dumps({"specials": SPECIALS, "languages": self.languages, "n_text": self.n_text,
+                                    "n_speech": self.n_speech}, ensure_ascii=False, indent=1))
+        return path
+
+
+def build_vocab(texts: Iterable[str], languages: Sequence[str], n_speech: int,
+                model_name_or_path: str = "") -> SpeechVocab:
+    """Characters of ``texts`` for a model trained from scratch; the backbone's own tokenizer
+    for a pretrained ``model_name_or_path``."""
+    if model_name_or_path:
+        return PretrainedTextVocab.from_tokenizer(model_name_or_path, languages, n_speech)
+    return SpeechVocab.build(texts, languages, n_speech)

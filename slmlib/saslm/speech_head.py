@@ -18,8 +18,8 @@ MODES = ("plain", "add", "adaln", "vib")
 
 
 def text_mask(input_ids: torch.Tensor, vocab: SpeechVocab) -> torch.Tensor:
-    """True at text-character positions (the ids between the specials and the speech tokens)."""
-    return (input_ids >= vocab.char_offset) & (input_ids < vocab.speech_offset)
+    """True at text positions (characters, or a pretrained backbone's text tokens)."""
+    return vocab.is_text(input_ids)
 
 
 def scatter_intent(mask: torch.Tensor, per_row: list[torch.Tensor]) -> torch.Tensor:

@@ -31,6 +31,7 @@ from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, encode_examples, with_prompts
 from slmlib.model.generate import Request, generate_speech
 from slmlib.model.train import epochs, load_slm, train_slm
+from slmlib.model import vocab as vocab_mod
 from slmlib.model.vocab import SpeechVocab
 from slmlib.parallel import process_pool
 from slmlib.scaling.data import encode_clips, filtered_pool, mixtures
@@ -70,10 +71,11 @@ class ScalingData:
     codec_folder: str
 
 
-def build_vocab(manifest: pd.DataFrame, fitted: FittedCodec) -> SpeechVocab:
-    """Characters of every text in the world (all languages), the codec's speech tokens."""
-    return SpeechVocab.build(manifest.text, sorted(manifest.lang.unique()),
-                             fitted.codec.config.vocab_size)
+def build_vocab(manifest: pd.DataFrame, fitted: FittedCodec, model_name_or_path: str = "") -> SpeechVocab:
+    """Characters of every text in the world (all languages), or a pretrained backbone's own
+    tokenizer (``slm.model_name_or_path``), and the codec's speech tokens."""
+    return vocab_mod.build_vocab(manifest.text, sorted(manifest.lang.unique()),
+                                 fitted.codec.config.vocab_size, model_name_or_path)
 
 
 def evaluation_items(manifest: pd.DataFrame, fitted: FittedCodec, lang: str, limit: int
@@ -110,7 +112,7 @@ def prepare(manifest: pd.DataFrame, fitted: FittedCodec, judges: ASRJudges, cfg:
     tokens = encode_clips(train, fitted, fitted.timbres, cache, cfg.num_workers)
     test_rows = manifest[manifest.id.isin(items.id)]
     tokens.update(encode_clips(test_rows, fitted, heldout, cache, cfg.num_workers))
-    return ScalingData(lang, build_vocab(manifest, fitted),
+    return ScalingData(lang, build_vocab(manifest, fitted, cfg.slm.model_name_or_path),
                        train[["id", "lang", "text", "speaker", "is_real", "audio_sha"]],
                        tokens, pool, sets, sizes, items, heldout, fitted.key, str(fitted.folder))
 
