@@ -39,10 +39,22 @@ RESULTS = Path(__file__).with_name("results.json")
 N_SPEECH = 1024 * 13
 
 
-def _data(n: int, seed: int = 0) -> tuple[SpeechVocab, list[Utterance]]:
+SHAPES = {   # model shapes for --shape: the default tiny SLM, and Qwen2.5-0.5B's transformer
+    "tiny": {},
+    "qwen2-0.5b": {"architecture": "qwen2", "hidden_size": 896, "layers": 24, "heads": 14,
+                   "intermediate_size": 4864, "batch_size": 16},
+}
+QWEN2_TEXT_VOCAB = 151_936
+GPU_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "L4": 121, "4090": 165, "A10": 125}
+
+
+def _data(n: int, seed: int = 0, text_vocab: int = 0) -> tuple[SpeechVocab, list[Utterance]]:
+    """Thai-like utterances; ``text_vocab`` pads the text vocabulary to a pretrained
+    tokenizer's size, so the embedding and output layers have a real backbone's width."""
     rng = np.random.default_rng(seed)
     letters = [chr(c) for c in range(0x0E01, 0x0E2F)]
-    vocab = SpeechVocab.build(["".join(letters)], ["th"], N_SPEECH)
+    filler = [chr(0x10000 + i) for i in range(max(text_vocab - len(letters), 0))]
+    vocab = SpeechVocab.build(["".join(letters + filler)], ["th"], N_SPEECH)
     utts = []
     for i in range(n):
         chars = int(rng.integers(12, 45))
@@ -51,11 +63,12 @@ def _data(n: int, seed: int = 0) -> tuple[SpeechVocab, list[Utterance]]:
     return vocab, utts
 
 
-def _train_tokens_per_s(model, opt, batches, examples, pad_id, ours: bool, bf16: bool) -> float:
+def _train_tokens_per_s(model, opt, batches, examples, pad_id, ours: bool, bf16: bool, device: str = "cpu") -> float:
+    kind = "cuda" if device.startswith("cuda") else "cpu"
     tokens, start = 0, time.perf_counter()
     for b in batches:
-        batch = collate([examples[i] for i in b], pad_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        batch = {k: v.to(device) for k, v in collate([examples[i] for i in b], pad_id).items()}
+        with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
             if ours:
                 logp, mask = target_logprobs(model, batch)
                 loss = -logp.sum() / mask.sum()
@@ -66,6 +79,8 @@ def _train_tokens_per_s(model, opt, batches, examples, pad_id, ours: bool, bf16:
         opt.step()
         opt.zero_grad(set_to_none=True)
         tokens += int(batch["input_ids"].numel())
+    if kind == "cuda":
+        torch.cuda.synchronize()
     return tokens / (time.perf_counter() - start)
 
 
@@ -84,31 +99,43 @@ def cpu_peak_flops(threads: int) -> tuple[float, str]:
     return 2 * fma * mhz * 1e6 * threads, f"{unit}, {fma} FMA/cycle/core at {mhz:.0f} MHz x {threads}"
 
 
+def gpu_peak_flops() -> tuple[float, str]:
+    """Dense bf16 tensor-core peak of the visible GPU from its name (vendor figures), or 0."""
+    name = torch.cuda.get_device_name()
+    tflops = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in name), 0)
+    return tflops * 1e12, f"{name}: {tflops} TFLOP/s dense bf16 (vendor figure)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--shape", default="tiny", choices=sorted(SHAPES),
+                        help="model shape: the default tiny SLM or Qwen2.5-0.5B's (with its 152k text vocabulary)")
     parser.add_argument("--model", default="", help="a trained SLM folder (train_slm's output) for the "
                         "generation benchmark, e.g. a notebook-01 model under outputs/cache/slm.sft/<key>/model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = SLMConfig()
-    bf16 = cfg.bf16 and bf16_supported("cpu")
-    vocab, utts = _data(cfg.batch_size * 50)
+    cfg = SLMConfig(**SHAPES[args.shape])
+    device = args.device
+    bf16 = cfg.bf16 and bf16_supported(device)
+    vocab, utts = _data(cfg.batch_size * 50, text_vocab=QWEN2_TEXT_VOCAB if args.shape != "tiny" else 0)
     examples = encode_examples(vocab, with_prompts(utts, cfg.prompt_prob, 75, 0))
     lengths = np.array([len(x) for x, _ in examples])
     rng = np.random.default_rng(0)
     bucketed = bucketed_batches(lengths, cfg.batch_size, rng)[: args.steps]
     random = [rng.permutation(len(lengths))[: cfg.batch_size] for _ in range(args.steps)]
-    model = build_model(cfg, vocab, 0)
+    model = build_model(cfg, vocab, 0).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    _train_tokens_per_s(model, opt, random[:2], examples, vocab.pad_id, True, bf16)   # warm-up
-    plain = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, False, bf16)
-    ours = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, True, bf16)
-    ours_bucketed = _train_tokens_per_s(model, opt, bucketed, examples, vocab.pad_id, True, bf16)
+    _train_tokens_per_s(model, opt, random[:2], examples, vocab.pad_id, True, bf16, device)   # warm-up
+    plain = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, False, bf16, device)
+    ours = _train_tokens_per_s(model, opt, random, examples, vocab.pad_id, True, bf16, device)
+    ours_bucketed = _train_tokens_per_s(model, opt, bucketed, examples, vocab.pad_id, True, bf16, device)
     waste_random, waste_bucketed = _padding(random, lengths), _padding(bucketed, lengths)
     training = {
+        "device": device, "shape": args.shape, "parameters": sum(p.numel() for p in model.parameters()),
         "threads": args.threads, "bf16": bf16, "batch": cfg.batch_size, "steps": args.steps,
         "plain_tokens_per_s": round(plain), "slmlib_tokens_per_s": round(ours),
         "ratio_slmlib_vs_plain": round(ours / plain, 2),
@@ -120,7 +147,7 @@ def main() -> None:
             ours_bucketed * (1 - waste_bucketed) / (ours * (1 - waste_random)), 2),
     }
     flops_per_token = 6 * sum(p.numel() for p in model.parameters())
-    peak, how = cpu_peak_flops(args.threads)
+    peak, how = cpu_peak_flops(args.threads) if device == "cpu" else gpu_peak_flops()
     if peak:
         training.update({"model_flops_per_token_6N": flops_per_token, "peak_flops_per_s": peak,
                          "peak": how, "mfu_plain": round(plain * flops_per_token / peak, 4),
@@ -134,6 +161,8 @@ def main() -> None:
         utts = [Utterance("th", "".join(rng.choice(letters, int(rng.integers(12, 45)))), "s", np.zeros(0))
                 for _ in range(args.requests)]
     model.eval()
+    if device != "cpu":        # training throughput is what the GPU check measures
+        return _merge({f"slm_training_{device}_{args.shape}": training})
     requests = [Request("th", u.text) for u in utts[: args.requests]]
     start = time.perf_counter()
     fast = generate_speech(model, vocab, requests, temperature=0.0, top_p=1.0,
@@ -164,9 +193,12 @@ def main() -> None:
                   "ratio_slmlib_vs_plain": round(plain_s / ours_s, 2),
                   "identical_greedy_outputs": all(np.array_equal(a, b) for a, b in zip(fast, plain_out))}
     print(json.dumps(generation, indent=1))
+    _merge({"slm_training": training, "slm_generation": generation})
+
+
+def _merge(parts: dict) -> None:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**previous, "slm_training": training, "slm_generation": generation},
-                                  indent=1))
+    RESULTS.write_text(json.dumps({**previous, **parts}, indent=1))
 
 
 if __name__ == "__main__":

@@ -24,19 +24,25 @@ def _render_part(specs) -> list[dict]:
         return render_rows(specs, Path(folder))
 
 
+def smoke_specs(n: int, workers: int) -> list:
+    """``n`` utterance specs of the smoke world's Thai (real and synthetic voices), repeated
+    as needed."""
+    cfg = load_config("smoke").world
+    with tempfile.TemporaryDirectory() as root:
+        cache = StageCache(root)
+        lexicon, key = build_lexicon("th", cfg, cache, workers)
+        texts = build_texts("th", cfg, 0, lexicon, cache, key)
+        specs = make_specs("th", cfg, 0, texts, dict(zip(lexicon.word, lexicon.spelling)))
+    return (specs * (n // len(specs) + 1))[:n]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--utterances", type=int, default=384)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    cfg = load_config("smoke").world
-    with tempfile.TemporaryDirectory() as root:
-        cache = StageCache(root)
-        lexicon, key = build_lexicon("th", cfg, cache, args.workers)
-        texts = build_texts("th", cfg, 0, lexicon, cache, key)
-        specs = make_specs("th", cfg, 0, texts, dict(zip(lexicon.word, lexicon.spelling)))
-    specs = (specs * (args.utterances // len(specs) + 1))[: args.utterances]
+    specs = smoke_specs(args.utterances, args.workers)
     real_share = sum(s.voice.is_real for s in specs) / len(specs)
 
     start = time.perf_counter()
