@@ -190,8 +190,8 @@ def update(model: Path, model_key: str, sft_model: Path, sft_key: str, filtered:
               "accepted": ordered_digest([[t, tokens_digest([y])] for t, y in
                                           zip(accepted.text, accepted.tokens)]),
               "pairs": ordered_digest([[p.text, tokens_digest([p.chosen, p.rejected])] for p in preference]),
-              "sft": dataclasses.asdict(_sft_settings(slm, cfg, Path("start"), len(accepted), batch)),
-              "dpo": dataclasses.asdict(_dpo_settings(align, cfg, len(preference))) if preference else None,
+              "sft": _sft_settings(slm, cfg, Path("start"), len(accepted), batch),
+              "dpo": _dpo_settings(align, cfg, len(preference)) if preference else None,
               "reference": cfg.reference, "seed": cfg.seed}
     inputs = [model_key] + ([sft_key] if cfg.reference == "sft" and preference else [])
 

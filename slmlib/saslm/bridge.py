@@ -22,10 +22,14 @@ from torch.distributions import Normal, kl_divergence
 class IntentVIB(nn.Module):
     """h_i -> (μ_i, log σ²_i) by a small MLP; z_i = μ_i + σ_i ε (the reparameterisation trick)."""
 
-    def __init__(self, hidden: int, latent: int, width: int | None = None):
+    def __init__(self, hidden: int, latent: int, width: int | None = None, logvar_init: float = 0.0):
+        """``logvar_init`` sets the bias of log σ²: a low value (σ small) lets μ, which carries
+        h, dominate z at the start instead of unit noise."""
         super().__init__()
         width = width or hidden
         self.net = nn.Sequential(nn.Linear(hidden, width), nn.GELU(), nn.Linear(width, 2 * latent))
+        if logvar_init:
+            nn.init.constant_(self.net[-1].bias[latent:], logvar_init)
 
     def forward(self, h: torch.Tensor, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z, mu, logvar), each (..., latent); ``sample=False`` returns z = mu (evaluation)."""

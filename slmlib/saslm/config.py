@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slmlib.later import later
+
 
 @dataclass(frozen=True)
 class SASLMConfig:
@@ -53,6 +55,8 @@ class SASLMConfig:
     text_weight: float = 1.0              # stage 2's thinker text loss
     critic_weight: float = 1.0
     critic_lr: float = 5e-3               # the critic's linear heads learn faster than the bridge
+    bridge_lr: float = later(0.0)         # the bridge's own rate in stages 1-2 (0 = ``lr``)
+    vib_logvar_init: float = later(0.0)   # initial log σ² of the VIB (bias of its log-variance output)
     # stage 3: self-reward alignment
     rollout_texts: int = 96
     rollouts: int = 4                     # K (P2: 32)

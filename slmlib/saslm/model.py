@@ -139,12 +139,13 @@ class SASLM(nn.Module):
         return model.eval()
 
 
-def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str]) -> SASLM:
+def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str],
+             logvar_init: float = 0.0) -> SASLM:
     """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
     bridge of ``mode`` (zero-initialised where P2 says so)."""
     thinker = Thinker.from_pretrained(thinker_folder)
     lm, vocab = load_slm(speech_folder)
-    head = IntentSpeechHead(lm, vocab, thinker.hidden_size, mode, latent)
+    head = IntentSpeechHead(lm, vocab, thinker.hidden_size, mode, latent, logvar_init)
     return SASLM(thinker, head, emotions)
 
 
@@ -176,8 +177,11 @@ def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     for p in model.thinker.parameters():
         p.requires_grad_(False)
     critic = [p for n, p in model.named_parameters() if n.startswith("critic_")]
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_"))],
-               "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr}]
+    bridge_names = ("head.project.", "head.vib.", "head.adaln.")
+    bridge = [p for n, p in model.named_parameters() if n.startswith(bridge_names)]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_", *bridge_names))]
+    groups = [{"params": rest, "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr},
+              {"params": bridge, "lr": cfg.bridge_lr or cfg.lr}]
     if stage == 2:
         decoder = model.thinker.get_decoder()
         last = [*decoder.layers[-1].parameters(), *decoder.norm.parameters()]

@@ -228,13 +228,14 @@ def _variant_job(job: dict) -> dict:
     items = sd.items(sd.train, oracle=oracle)
 
     def compute(folder: Path) -> dict:
-        model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions)
+        model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions,
+                         cfg.saslm.vib_logvar_init)
         log = train_stage(model, items, cfg.saslm, 1, cfg.saslm.stage1_steps, cfg.saslm.seed, cfg.device)
         log += train_stage(model, items, cfg.saslm, 2, cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
         model.save_pretrained(folder / "model")
         return {"log": log}
 
-    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": dataclasses.asdict(cfg.saslm),
+    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm,
               "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
     table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
@@ -258,7 +259,7 @@ def _align_job(job: dict) -> dict:
         model.save_pretrained(folder / "model")
         return {"log": log, "preferences": len(prefs)}
 
-    params = {"version": VERSION, "reward": job["reward"], "saslm": dataclasses.asdict(cfg.saslm),
+    params = {"version": VERSION, "reward": job["reward"], "saslm": cfg.saslm,
               "prefs": scaling.ordered_digest([[p.sign, round(p.ref_rollout, 3)] for p in prefs])}
     step = cache.run("saslm.align", params, compute, inputs=[job["start_key"], job["rollouts_key"]])
     table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
@@ -347,7 +348,7 @@ def rollouts(setup: Setup, start: dict) -> tuple[pd.DataFrame, str]:
         table["ref_logp"] = reward.reference_logprobs(model, dialogues)
         return table
 
-    params = {"version": VERSION, "saslm": dataclasses.asdict(s), "rows": scaling.digest(rows.audio_sha)}
+    params = {"version": VERSION, "saslm": s, "rows": scaling.digest(rows.audio_sha)}
     step = setup.cache.run("saslm.rollouts", params, compute,
                            inputs=[start["key"], setup.base["sft_key"], *setup.judge_keys])
     return oracle_scores(step.value, setup.emotion_judge, s.gate_cer), step.key

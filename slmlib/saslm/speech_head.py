@@ -36,7 +36,8 @@ def scatter_intent(mask: torch.Tensor, per_row: list[torch.Tensor]) -> torch.Ten
 class IntentSpeechHead(nn.Module):
     """The speech LM plus the bridge of ``mode``; ``thinker_hidden`` is the width of h_i."""
 
-    def __init__(self, lm, vocab: SpeechVocab, thinker_hidden: int, mode: str = "vib", latent: int = 16):
+    def __init__(self, lm, vocab: SpeechVocab, thinker_hidden: int, mode: str = "vib", latent: int = 16,
+                 logvar_init: float = 0.0):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"bridge mode {mode!r}: use one of {MODES}")
@@ -49,7 +50,7 @@ class IntentSpeechHead(nn.Module):
         elif mode == "adaln":
             self.project = nn.Linear(thinker_hidden, latent)
         elif mode == "vib":
-            self.vib = IntentVIB(thinker_hidden, latent)
+            self.vib = IntentVIB(thinker_hidden, latent, logvar_init=logvar_init)
         if mode in ("adaln", "vib"):
             self.adaln = AdaLN(latent, hidden)
 
