@@ -6,6 +6,7 @@ what (stability by CER; the papers' human scores by named proxies).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -46,6 +47,11 @@ class Claim:
     high: float
     verdict: str
     reason: str
+
+
+def slug(name: str) -> str:
+    """A system name as part of a claim id ("w/o stability" -> "w-o-stability")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
 
 
 def judge(est: Estimate, expect: Expect) -> tuple[str, str]:
@@ -261,12 +267,12 @@ def dgsa_claims(r: RunResults) -> list[Claim]:
               contrast(t, "DGSA", rs, "f0_std_st"), "up"),
     ]
     for ablation in [s for s in p7.index if s != "DGSA"]:
-        claims.append(claim(f"P1-T7-{ablation.removeprefix('DGSA ').replace(' ', '-')}", s7,
+        claims.append(claim(f"P1-T7-{slug(ablation.removeprefix('DGSA '))}", s7,
                             f"{ablation} is less natural than full DGSA", f"F0 std, DGSA − {ablation} "
                             "(unpaired; NMOS proxy)", f"NMOS {p7.nmos['DGSA']:g} vs {p7.nmos[ablation]:g}",
                             contrast(t, "DGSA", ablation, "f0_std_st"), "up"))
         if p7.wer[ablation] > p7.wer["DGSA"] + 2:
-            claims.append(claim(f"P1-T7-{ablation.removeprefix('DGSA ').replace(' ', '-')}-cer", s7,
+            claims.append(claim(f"P1-T7-{slug(ablation.removeprefix('DGSA '))}-cer", s7,
                                 f"{ablation} is less intelligible than full DGSA", f"CER, {ablation} − DGSA "
                                 "(unpaired)", f"WER {p7.wer[ablation]:g} vs {p7.wer['DGSA']:g} %",
                                 contrast(t, ablation, "DGSA", "cer"), "up"))
@@ -309,7 +315,7 @@ def tdsc_claims(r: RunResults) -> list[Claim]:
               contrast(t, "TDSC", rs, "cer"), "down"),
     ]
     for ablation in [s for s in p8.index if s != "TDSC"]:
-        claims.append(claim(f"P1-T8-{ablation.removeprefix('TDSC ').replace(' ', '-')}", "P1 Tab. 8",
+        claims.append(claim(f"P1-T8-{slug(ablation.removeprefix('TDSC '))}", "P1 Tab. 8",
                             f"{ablation} is less intelligible than full TDSC", f"CER, {ablation} − TDSC (unpaired)",
                             f"WER {p8.wer[ablation]:g} vs {p8.wer['TDSC']:g} %",
                             contrast(t, ablation, "TDSC", "cer"), "up"))

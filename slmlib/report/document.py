@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,8 @@ class Section:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """Lower-case :func:`slmlib.report.claims.slug` (CSS classes, anchors, file names)."""
+    return claims_mod.slug(text).lower()
 
 
 def with_intervals(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
