@@ -238,7 +238,9 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
            f"</title><style>{CSS}</style></head><body>", f"<h1>Report — profile <code>{html.escape(profile)}</code></h1>",
            f"<p>{html.escape(INTRO)}</p><ul>", *[f"<li><b>{v}</b>: {html.escape(rule)}</li>"
                                                  for v, rule in claims_mod.VERDICT_RULE.items()],
-           f"</ul><p>{html.escape(claims_mod.MEASURES)}</p>", "<h2>Verdicts</h2>", _html_table(counts)]
+           f"</ul><p>{html.escape(claims_mod.MEASURES)}</p>",
+           "<p>Sections: " + " · ".join(f"<a href='#{slug(s.title)}'>{html.escape(s.title)}</a>" for s in sections)
+           + " · <a href='#listen'>Listen</a></p>", "<h2>Verdicts</h2>", _html_table(counts)]
     if overview:
         out.append(f"<img alt='verdicts' src='{_data_uri(overview, 'image/png')}'>")
     for s in sections:
@@ -251,7 +253,7 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
     out += ["<h2>Not tested here</h2><ul>", *[f"<li><b>{html.escape(k)}</b>: {html.escape(v)}.</li>"
                                               for k, v in claims_mod.NOT_TESTED.items()], "</ul>"]
     if len(audio):
-        out += ["<h2>Listen</h2>", "<table><tr><th>notebook</th><th>system</th><th>item</th><th>text</th><th></th></tr>"]
+        out += ["<h2 id='listen'>Listen</h2>", "<table><tr><th>notebook</th><th>system</th><th>item</th><th>text</th><th></th></tr>"]
         out += [f"<tr><td>{a.notebook}</td><td>{html.escape(a.system)}</td><td>{a.id}</td><td>{html.escape(a.text)}</td>"
                 f"<td><audio controls src='{_data_uri(Path(a.audio), 'audio/flac')}'></audio></td></tr>"
                 for a in audio.itertuples()]
