@@ -149,7 +149,7 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
     counts = (pd.crosstab(claims.section, claims.verdict).reindex(index=list(claims_mod.SECTIONS),
                                                                   columns=list(claims_mod.VERDICTS), fill_value=0))
     counts.loc["all"] = counts.sum()
-    return counts.rename_axis("section").reset_index()
+    return counts.rename_axis(index="section", columns=None).reset_index()
 
 
 def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
