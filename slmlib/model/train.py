@@ -115,6 +115,19 @@ def labelled_logprobs(model, hidden: torch.Tensor, labels: torch.Tensor) -> tupl
     return out, mask
 
 
+class SpeechLoss(torch.nn.Module):
+    """The training step's forward (:func:`target_logprobs`) as a module, so that under
+    ``accelerate launch`` the step runs through DDP's forward and the gradients are averaged
+    across processes; in one process it is the model itself with one more name."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return target_logprobs(self.model, batch)
+
+
 def batch_schedule(lengths: np.ndarray, cfg: SLMConfig, seed: int) -> list[np.ndarray]:
     """The batches of all ``cfg.steps`` steps, epoch after epoch: fixed by the seed, so a
     resumed run sees exactly the batches an uninterrupted one would."""
@@ -149,7 +162,7 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
                             lr=cfg.lr, betas=(0.9, 0.98))
     sched = transformers.get_cosine_with_min_lr_schedule_with_warmup(
         opt, cfg.warmup, cfg.steps, min_lr_rate=cfg.min_lr_ratio)
-    model, opt, sched = acc.prepare(model, opt, sched)
+    step_loss, opt, sched = acc.prepare(SpeechLoss(model), opt, sched)
 
     lengths = np.array([len(ids) for ids, _ in examples])
     batches = batch_schedule(lengths, cfg, seed)
@@ -157,24 +170,27 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     ckpt = resume_dir / CHECKPOINT if resume_dir else None
     if ckpt is not None and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        acc.unwrap_model(model).load_state_dict(state["model"])
+        model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start, log = state["step"], state["log"]
 
-    model.train()
+    step_loss.train()
     t0, tokens = time.perf_counter(), 0
     for step in range(start, cfg.steps):
-        batch = collate([examples[i] for i in batches[step]], vocab.pad_id)
+        # under `accelerate launch` each process takes its share of the step's batch (DDP averages
+        # the gradients); one process takes all of it, exactly as without accelerate
+        part = np.array_split(batches[step], acc.num_processes)[acc.process_index]
+        batch = collate([examples[i] for i in part], vocab.pad_id)
         batch = {k: v.to(acc.device) for k, v in batch.items()}
         with acc.autocast():
-            logp, mask = target_logprobs(model, batch)
+            logp, mask = step_loss(batch)
         loss = -logp.sum() / mask.sum()
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {step}; lower the learning "
                                 f"rate (now {cfg.lr}) or raise warm-up; the last checkpoint is kept")
         acc.backward(loss)
-        acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        acc.clip_grad_norm_(step_loss.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -184,18 +200,21 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
             log.append({"step": step + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0],
                         "tokens_per_s": tokens / max(seconds, 1e-9)})
             t0, tokens = time.perf_counter(), 0
-        if ckpt is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            _save_checkpoint(ckpt, acc.unwrap_model(model), opt, sched, step + 1, log)
+        if (ckpt is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps
+                and acc.is_main_process):
+            _save_checkpoint(ckpt, model, opt, sched, step + 1, log)
 
-    out.mkdir(parents=True, exist_ok=True)
-    final = acc.unwrap_model(model)
-    if cfg.lora_rank:
-        final = final.merge_and_unload()     # a plain HF model again: loads without peft
-    final.save_pretrained(out)
-    vocab.save_pretrained(out)
-    (out / LOG_FILE).write_text(json.dumps(log))
-    if ckpt is not None and ckpt.exists():
-        ckpt.unlink()
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        final = model
+        if cfg.lora_rank:
+            final = final.merge_and_unload()     # a plain HF model again: loads without peft
+        final.save_pretrained(out)
+        vocab.save_pretrained(out)
+        (out / LOG_FILE).write_text(json.dumps(log))
+        if ckpt is not None and ckpt.exists():
+            ckpt.unlink()
     return log
 
 
