@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from slmlib import paths
+from bench.common import RESULTS, merge_results
 from slmlib.cache import StageCache
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results.json"
 RATIOS = [("world_rendering", "ratio_pool_vs_single", "world rendering: process pool vs one process", None),
           ("codec", "ratio_pool_vs_single_encode", "codec encoding: process pool vs one process", None),
           ("slm_training", "ratio_slmlib_vs_plain", "SLM training step: slmlib vs plain transformers loop", 0.95),
@@ -62,9 +62,8 @@ def main() -> None:
     for script, *rest in runs:
         print(f"== {script} {' '.join(rest)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *rest], check=True)
+    merge_results({"pipeline": pipeline_summary()})
     results = json.loads(RESULTS.read_text())
-    results["pipeline"] = pipeline_summary()
-    RESULTS.write_text(json.dumps(results, indent=1))
     rows = [{"benchmark": what, "ratio": results.get(section, {}).get(key), "goal": goal}
             for section, key, what, goal in RATIOS]
     print(pd.DataFrame(rows).to_string(index=False))

@@ -23,12 +23,12 @@ from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import SAMPLE_RATE, load_audio
 from slmlib.parallel import map_chunks
 
-try:                      # run as a script (bench/bench_codec.py) or as a module (python -m bench)
+try:                      # run as a script (bench/bench_codec.py) or as a module
     from bench_world import smoke_specs
+    from common import merge_results
 except ImportError:
     from bench.bench_world import smoke_specs
-
-RESULTS = Path(__file__).with_name("results.json")
+    from bench.common import merge_results
 
 
 def _encode_part(jobs: list[tuple[str, str]], codec_dir: str, stats: dict) -> list[np.ndarray]:
@@ -74,8 +74,7 @@ def main() -> None:
               f"encode_pool_{args.workers}_workers_rtf": round(pool_s / audio_s, 4),
               "ratio_pool_vs_single_encode": round(encode_s / pool_s, 2), "pool_tokens_identical": identical}
     print(json.dumps(result, indent=1))
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**previous, "codec": result}, indent=1))
+    merge_results({"codec": result})
 
 
 if __name__ == "__main__":

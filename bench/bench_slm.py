@@ -35,7 +35,10 @@ from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speec
 from slmlib.model.train import bf16_supported, build_model, load_slm, target_logprobs
 from slmlib.model.vocab import SpeechVocab
 
-RESULTS = Path(__file__).with_name("results.json")
+try:                      # run as a script (bench/bench_slm.py) or as a module
+    from common import merge_results
+except ImportError:
+    from bench.common import merge_results
 N_SPEECH = 1024 * 13
 
 
@@ -162,7 +165,7 @@ def main() -> None:
                 for _ in range(args.requests)]
     model.eval()
     if device != "cpu":        # training throughput is what the GPU check measures
-        return _merge({f"slm_training_{device}_{args.shape}": training})
+        return merge_results({f"slm_training_{device}_{args.shape}": training})
     requests = [Request("th", u.text) for u in utts[: args.requests]]
     start = time.perf_counter()
     fast = generate_speech(model, vocab, requests, temperature=0.0, top_p=1.0,
@@ -193,12 +196,8 @@ def main() -> None:
                   "ratio_slmlib_vs_plain": round(plain_s / ours_s, 2),
                   "identical_greedy_outputs": all(np.array_equal(a, b) for a, b in zip(fast, plain_out))}
     print(json.dumps(generation, indent=1))
-    _merge({"slm_training": training, "slm_generation": generation})
+    merge_results({"slm_training": training, "slm_generation": generation})
 
-
-def _merge(parts: dict) -> None:
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**previous, **parts}, indent=1))
 
 
 if __name__ == "__main__":

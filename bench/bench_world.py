@@ -16,7 +16,10 @@ from slmlib.config import load_config
 from slmlib.parallel import map_chunks
 from slmlib.world.build import build_lexicon, build_texts, make_specs, render_rows
 
-RESULTS = Path(__file__).with_name("results.json")
+try:                      # run as a script (bench/bench_world.py) or as a module
+    from common import merge_results
+except ImportError:
+    from bench.common import merge_results
 
 
 def _render_part(specs) -> list[dict]:
@@ -58,8 +61,7 @@ def main() -> None:
               f"pool_{args.workers}_workers_utt_per_s": round(pooled, 2),
               "ratio_pool_vs_single": round(pooled / single, 2)}
     print(json.dumps(result, indent=1))
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**previous, "world_rendering": result}, indent=1))
+    merge_results({"world_rendering": result})
 
 
 if __name__ == "__main__":

@@ -54,12 +54,17 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
 
 
+def ci_text(value: float, low: float, high: float, fmt: str = ".4g") -> str:
+    """``value [low, high]`` in one number format: how every estimate with its CI is printed."""
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
 def judge(est: Estimate, expect: Expect) -> tuple[str, str]:
     """Verdict and its reason for an estimate against the direction the paper claims."""
     d, lo, hi = est
     if np.isnan(d):
         return NOT_REPRODUCED, "no estimate in this run"
-    ci = f"{d:+.4g} [{lo:+.4g}, {hi:+.4g}]" if not np.isnan(lo) else f"{d:+.4g} (no CI)"
+    ci = ci_text(d, lo, hi, "+.4g") if not np.isnan(lo) else f"{d:+.4g} (no CI)"
     if expect == "same":
         holds = lo <= 0 <= hi
         return (REPRODUCED if holds else NOT_REPRODUCED), f"{ci}: CI {'contains' if holds else 'excludes'} 0"
@@ -328,8 +333,9 @@ def _temperature_claims(temps: pd.DataFrame) -> list[Claim]:
     """P1 Tab. 9: the candidates of the last round by sampling temperature."""
     p9 = paper_table("P1_table9")
     p9 = p9[p9.temperature != "accepted G"].assign(temperature=lambda f: f.temperature.astype(float))
-    g = temps[temps.temperature.astype(str) != "accepted G"].assign(temperature=lambda f: f.temperature.astype(float))
-    cold, hot = g.sort_values("temperature").iloc[0], g.sort_values("temperature").iloc[-1]
+    g = (temps[temps.temperature.astype(str) != "accepted G"]
+         .assign(temperature=lambda f: f.temperature.astype(float)).sort_values("temperature"))
+    cold, hot = g.iloc[0], g.iloc[-1]
     pair = f"T = {hot.temperature:g} vs {cold.temperature:g}"
     paper = lambda col: f"{p9[col].iloc[-1]:g} vs {p9[col].iloc[0]:g} (T = {p9.temperature.iloc[-1]:g} vs {p9.temperature.iloc[0]:g})"
     return [
@@ -350,16 +356,16 @@ def _round_claims(rounds: pd.DataFrame) -> list[Claim]:
     first, last = int(t.key.min()), int(t.key.max())
     judged = t.dropna(subset=["pass_rate"])
     first_judged = int(judged.key.min()) if len(judged) else first
-    span = lambda a, col: f"{f6[col].iloc[0]:g} → {f6[col].iloc[-1]:g} (round {int(f6['round'].iloc[0])} → {int(f6['round'].iloc[-1])})"
+    span = lambda col: f"{f6[col].iloc[0]:g} → {f6[col].iloc[-1]:g} (round {int(f6['round'].iloc[0])} → {int(f6['round'].iloc[-1])})"
     return [
         claim("P1-F6-cer", "P1 Fig. 6", "Intelligibility improves over TDSC iterations",
-              f"CER, round {last} − round {first} (unpaired)", "WER " + span(0, "wer"),
+              f"CER, round {last} − round {first} (unpaired)", "WER " + span("wer"),
               contrast(t, last, first, "cer", key="key"), "down"),
         claim("P1-F6-hp", "P1 Fig. 6", "Token entropy rises over TDSC iterations",
-              f"H_p, round {last} − round {first} (unpaired)", "H_p " + span(0, "H_p"),
+              f"H_p, round {last} − round {first} (unpaired)", "H_p " + span("H_p"),
               contrast(t, last, first, "H_p", key="key"), "up"),
         claim("P1-F6-pass-rate", "P1 Fig. 6", "The judge's pass rate rises over TDSC iterations",
-              f"pass rate, round {last} − round {first_judged} (unpaired)", "pass rate % " + span(0, "pass_rate"),
+              f"pass rate, round {last} − round {first_judged} (unpaired)", "pass rate % " + span("pass_rate"),
               contrast(t, last, first_judged, "pass_rate", key="key"), "up"),
     ]
 

@@ -26,10 +26,14 @@ class RunResults:
 
     root: Path
 
-    def path(self, notebook: str, name: str) -> Path:
+    def _file(self, notebook: str, name: str) -> Path:
         """``<root>/<notebook folder>/<name>``; ``notebook`` is a key of :data:`NOTEBOOKS`."""
+        return self.root / NOTEBOOKS[notebook] / name
+
+    def path(self, notebook: str, name: str) -> Path:
+        """:meth:`_file`, or :class:`MissingResults` naming the notebook to run."""
         folder = NOTEBOOKS[notebook]
-        p = self.root / folder / name
+        p = self._file(notebook, name)
         if not p.exists():
             raise MissingResults(f"{p} is missing: run notebook {folder} of this profile first "
                                  f"(python -m slmlib run --profile <profile> --only {folder[:2]})")
@@ -43,12 +47,12 @@ class RunResults:
 
     def figure(self, notebook: str, name: str) -> Path | None:
         """A saved figure, or None when that notebook did not draw it in this profile."""
-        p = self.root / NOTEBOOKS[notebook] / f"{name}.png"
+        p = self._file(notebook, f"{name}.png")
         return p if p.exists() else None
 
     def parquet(self, notebook: str, name: str) -> pd.DataFrame | None:
         """A Parquet table when present (a run's folder has them, a reference folder does not)."""
-        p = self.root / NOTEBOOKS[notebook] / f"{name}.parquet"
+        p = self._file(notebook, f"{name}.parquet")
         return pd.read_parquet(p) if p.exists() else None
 
     def run_log(self) -> pd.DataFrame:
