@@ -48,6 +48,12 @@ class Config:
     tdsc: TDSCConfig = field(default_factory=TDSCConfig)
     saslm: SASLMConfig = field(default_factory=SASLMConfig)
 
+    @property
+    def training_workers(self) -> int:
+        """Processes for stages that train SLMs: one when SFT is launched as a script (the
+        launcher takes the devices and a port of its own), else ``num_workers``."""
+        return 1 if self.slm.launch else self.num_workers
+
 
 def _smoke() -> Config:
     return Config(profile="smoke", world=WorldConfig.smoke(), codec=CodecConfig.smoke(),
@@ -65,8 +71,12 @@ def _full() -> Config:
 
 
 def _gpu() -> Config:
+    # SFT and generation leave the notebook kernel for scripts on the GPU(s) (slmlib.train,
+    # slmlib.generate); more GPUs: -p slm.launch="accelerate launch --config_file
+    # configs/accelerate/multi_gpu.yaml --num_processes 4"
+    launch = "accelerate launch --config_file configs/accelerate/single_gpu.yaml"
     return Config(profile="gpu", device="cuda", num_workers=8, world=WorldConfig.full(),
-                  scaling=ScalingConfig.full())
+                  scaling=ScalingConfig.full(), slm=SLMConfig(launch=launch))
 
 
 PROFILES: dict[str, typing.Callable[[], Config]] = {

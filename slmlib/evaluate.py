@@ -15,8 +15,7 @@ import pandas as pd
 from slmlib.codec.analysis import SpeakerStats
 from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import SAMPLE_RATE, load_audio
-from slmlib.judges.asr import ASR
-from slmlib.judges.speaker import embed
+from slmlib.judges.by_path import load_asr, speaker_embedder
 from slmlib.metrics import error_rates, repetition_rate, token_entropy, utterance_entropies
 from slmlib.parallel import map_chunks
 from slmlib.prosody import aligned_f0_agreement, prosody_features, speaking_rate
@@ -27,7 +26,7 @@ ITEM_COLUMNS = ("id", "lang", "text", "speaker", "reference_path", "recording_pa
 
 
 def _judge_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, str],
-                 timbres: dict[str, SpeakerStats], out: str) -> list[dict]:
+                 timbres: dict[str, SpeakerStats], out: str, speaker_model: str = "") -> list[dict]:
     """Worker: decode, write, transcribe and measure a chunk of generated utterances."""
     import torch
 
@@ -35,7 +34,8 @@ def _judge_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, st
 
     torch.set_num_threads(1)
     codec = SpeechCodec.from_pretrained(codec_folder)
-    asr = {lang: ASR.from_pretrained(f) for lang, f in asr_folders.items()}
+    asr = {lang: load_asr(f, lang) for lang, f in asr_folders.items()}
+    embed = speaker_embedder(speaker_model)
     rows, ref_embeddings = [], {}
     for it in items:
         tokens = np.asarray(it["tokens"], dtype=np.int64)
@@ -78,7 +78,7 @@ def _listen_chunk(items: list[dict], codec_folder: str, asr_folders: dict[str, s
 
     torch.set_num_threads(1)
     codec = SpeechCodec.from_pretrained(codec_folder)
-    asr = {lang: ASR.from_pretrained(f) for lang, f in (asr_folders or {}).items()}
+    asr = {lang: load_asr(f, lang) for lang, f in (asr_folders or {}).items()}
     rows = []
     for it in items:
         tokens = np.asarray(it["tokens"], dtype=np.int64)
@@ -125,10 +125,11 @@ def listen_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: s
 
 def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: str,
                  asr_folders: dict[str, str], timbres: dict[str, SpeakerStats], out: Path,
-                 workers: int) -> pd.DataFrame:
+                 workers: int, speaker_model: str = "") -> pd.DataFrame:
     """One row per item (``ITEM_COLUMNS``): the item, its WER/CER and every measure above.
 
     ``tokens[i]`` are the codec tokens generated for ``items.iloc[i]``; audio goes to ``out``.
+    ``asr_folders`` and ``speaker_model`` name the judges (:mod:`slmlib.judges.by_path`).
     An empty generation scores WER = CER = 1 (nothing of the text was said).
     """
     missing = [c for c in ITEM_COLUMNS if c not in items.columns]
@@ -140,7 +141,7 @@ def judge_tokens(items: pd.DataFrame, tokens: list[np.ndarray], codec_folder: st
     payload = [{**{c: r[c] for c in ITEM_COLUMNS}, "tokens": t}
                for r, t in zip(items.to_dict("records"), tokens)]
     measured = pd.DataFrame(map_chunks(_judge_chunk, payload, workers, codec_folder, asr_folders,
-                                       timbres, str(out)))
+                                       timbres, str(out), speaker_model))
     table = items.reset_index(drop=True).merge(measured, on="id", how="left")
     parts = []
     for lang, g in table.groupby("lang", sort=False):

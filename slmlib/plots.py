@@ -63,7 +63,14 @@ def tone_contours(contours: pd.DataFrame) -> plt.Figure:
 
 
 def loss_curves(logs: dict[str, list[dict]], title: str = "training loss") -> plt.Figure:
-    """Loss over steps, one line per run (e.g. per language), smoothed over 20 steps."""
+    """Loss over steps, one line per run (e.g. per language), smoothed over 20 steps; runs
+    without a log (a pretrained judge) are left out."""
+    logs = {name: log for name, log in logs.items() if log}
+    if not logs:
+        fig, ax = plt.subplots(figsize=(7, 1.2))
+        ax.text(0.5, 0.5, "nothing was trained here", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
     df = pd.concat([pd.DataFrame(log).assign(run=name) for name, log in logs.items()])
     df["smoothed"] = df.groupby("run")["loss"].transform(lambda s: s.rolling(20, min_periods=1).mean())
     fig, ax = plt.subplots(figsize=(7, 3.2))

@@ -8,8 +8,10 @@ A notebook (or anyone) writes the job with :func:`write_job`: the training examp
 vocabulary, the SLM config, the seed and the output folder. The script calls
 :func:`slmlib.model.train.train_slm`, so a one-process run gives exactly the model the
 notebooks train in-process; under ``accelerate launch`` every process takes its share of each
-step's batch. The model and its vocabulary are written to the job's ``out`` folder, where the
-notebook reads them back (``load_slm``): notebook kernels cannot host multi-GPU training.
+step's batch. The model, its vocabulary and the training log are written to the job's ``out``
+folder, where the notebook reads them back (``load_slm``): notebook kernels cannot host
+multi-GPU training. With ``slm.launch`` set, the SFT stages do all of this themselves through
+:func:`launch`.
 """
 from __future__ import annotations
 
@@ -17,23 +19,30 @@ import argparse
 import dataclasses
 import json
 import pickle
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from slmlib.model.config import SLMConfig
-from slmlib.model.train import train_slm
+from slmlib.model.train import LOG_FILE, train_slm
 from slmlib.model.vocab import SpeechVocab
 
 EXAMPLES_FILE = "examples.pkl"
 
 
 def write_job(folder: Path, examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg: SLMConfig,
-              seed: int, out: Path, device: str = "cpu", resume: bool = True) -> Path:
-    """Write ``job.json`` (with the examples and vocabulary beside it) into ``folder``."""
+              seed: int, out: Path, device: str = "cpu", resume_dir: Path | None = None,
+              log_every: int = 10) -> Path:
+    """Write ``job.json`` (with the examples and vocabulary beside it) into ``folder``; the run
+    checkpoints into ``resume_dir`` (default ``folder/resume``) and resumes from it."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / EXAMPLES_FILE).write_bytes(pickle.dumps(examples))
     vocab.save_pretrained(folder / "vocab")
     job = {"examples": EXAMPLES_FILE, "vocab": "vocab", "slm": dataclasses.asdict(cfg), "seed": seed,
-           "out": str(out), "device": device, "resume_dir": str(folder / "resume") if resume else None}
+           "out": str(Path(out).resolve()), "device": device,
+           "resume_dir": str(Path(resume_dir or folder / "resume").resolve()), "log_every": log_every}
     path = folder / "job.json"
     path.write_text(json.dumps(job, indent=1))
     return path
@@ -47,7 +56,51 @@ def run_job(path: Path) -> list[dict]:
     vocab = SpeechVocab.from_pretrained(folder / job["vocab"])
     cfg = SLMConfig(**job["slm"])
     resume = Path(job["resume_dir"]) if job.get("resume_dir") else None
-    return train_slm(examples, vocab, cfg, job["seed"], Path(job["out"]), resume, job.get("device", "cpu"))
+    return train_slm(examples, vocab, cfg, job["seed"], Path(job["out"]), resume, job.get("device", "cpu"),
+                     job.get("log_every", 10))
+
+
+def launch_command(command: str, module: str, job: Path) -> list[str]:
+    """``command`` split as a shell would, with ``-m module job`` appended. A bare ``python``
+    is this interpreter, and a launcher missing from PATH (``accelerate``, ``torchrun``) is
+    taken from this interpreter's folder (a venv that was not activated)."""
+    argv = shlex.split(command)
+    if not argv:
+        raise ValueError("empty launch command: give e.g. 'python', 'torchrun --nproc_per_node 2' "
+                         "or 'accelerate launch --config_file configs/accelerate/multi_gpu.yaml'")
+    if argv[0] in ("python", "python3"):
+        argv[0] = sys.executable
+    elif shutil.which(argv[0]) is None and Path(sys.executable).with_name(argv[0]).exists():
+        argv[0] = str(Path(sys.executable).with_name(argv[0]))
+    return argv + ["-m", module, str(Path(job).resolve())]
+
+
+def run_launched(command: str, module: str, job: Path) -> None:
+    """Run ``module`` on ``job`` under ``command`` in the project folder (where the accelerate
+    configs are), its output into ``launch.log`` beside the job; a failure raises with the tail."""
+    from slmlib.paths import project_root
+
+    argv = launch_command(command, module, job)
+    log_path = Path(job).parent / "launch.log"
+    with open(log_path, "w") as f:
+        code = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, cwd=project_root()).returncode
+    if code != 0:
+        tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
+        raise RuntimeError(f"{' '.join(argv)} exited with {code}; the end of {log_path}:\n{tail}")
+
+
+def fit_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg: SLMConfig, seed: int,
+            out: Path, resume_dir: Path | None = None, device: str = "cpu", log_every: int = 10) -> list[dict]:
+    """:func:`train_slm` in this process, or with ``cfg.launch`` as a script under that command:
+    the job is written beside ``out`` (``<out>.job/``), run, and removed once the model is
+    saved (a failed run keeps it and its checkpoint for a rerun). Returns the training log."""
+    if not cfg.launch:
+        return train_slm(examples, vocab, cfg, seed, out, resume_dir, device, log_every)
+    folder = Path(out).with_name(Path(out).name + ".job")
+    job = write_job(folder, examples, vocab, cfg, seed, out, device, resume_dir, log_every)
+    run_launched(cfg.launch, "slmlib.train", job)
+    shutil.rmtree(folder)
+    return json.loads((Path(out) / LOG_FILE).read_text())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,39 +59,10 @@ def test_wavlm_similarity_on_a_tiny_random_model(tmp_path, expressive):
         sim.embed(a, sample_rate=22050)
 
 
-def _tiny_whisper(folder):
-    """A randomly initialised Whisper with a byte-level vocabulary, saved like a real one."""
-    import json
-
-    from transformers import (WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration,
-                              WhisperProcessor, WhisperTokenizer)
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    folder.mkdir()
-    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(bytes_to_unicode().values())}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    eot = "<|endoftext|>"
-    tok = WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), unk_token=eot,
-                           bos_token=eot, eos_token=eot, pad_token=eot)
-    tok.add_special_tokens({"additional_special_tokens": [
-        "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>", "<|notimestamps|>"]})
-    ids = tok.convert_tokens_to_ids
-    cfg = WhisperConfig(vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1,
-                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-                        decoder_ffn_dim=64, max_target_positions=64, pad_token_id=ids(eot),
-                        bos_token_id=ids(eot), eos_token_id=ids(eot),
-                        decoder_start_token_id=ids("<|startoftranscript|>"))
-    model = WhisperForConditionalGeneration(cfg)
-    model.generation_config.max_length = 12
-    model.save_pretrained(folder)
-    WhisperProcessor(WhisperFeatureExtractor(), tok).save_pretrained(folder)
-    return folder
-
-
-def test_whisper_by_local_path(tmp_path, expressive):
+def test_whisper_by_local_path(tiny_whisper, expressive):
     from slmlib.judges.hf_asr import PipelineASR
 
-    asr = PipelineASR(str(_tiny_whisper(tmp_path / "whisper")))
+    asr = PipelineASR(str(tiny_whisper))
     clips = [r["audio"] for r in expressive[:3]]
     texts = asr.transcribe(clips)
     assert asr.is_whisper and len(texts) == 3 and all(isinstance(t, str) for t in texts)

@@ -49,3 +49,64 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     model, _ = load_slm(tmp_path / "ddp")
     assert (tmp_path / "ddp" / "train_log.json").exists()
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_fit_slm_launched_as_a_script_trains_the_in_process_model(tmp_path):
+    import dataclasses
+
+    from slmlib.train import fit_slm
+
+    examples, vocab, cfg = _job_inputs()
+    log = fit_slm(examples, vocab, cfg, 0, tmp_path / "direct")
+    launched = fit_slm(examples, vocab, dataclasses.replace(cfg, launch="python"), 0, tmp_path / "script")
+    assert [e["loss"] for e in launched] == [e["loss"] for e in log]
+    assert not (tmp_path / "script.job").exists()                   # the job's files are cleaned up
+    a, b = load_slm(tmp_path / "direct")[0], load_slm(tmp_path / "script")[0]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_a_failing_launch_says_what_happened(tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from slmlib.train import fit_slm
+
+    examples, vocab, cfg = _job_inputs()
+    bad = dataclasses.replace(cfg, launch="python -c 'import sys; print(\"no GPU here\"); sys.exit(3)'")
+    with pytest.raises(RuntimeError, match="(?s)exited with 3.*no GPU here"):
+        fit_slm(examples, vocab, bad, 0, tmp_path / "model")
+    assert (tmp_path / "model.job" / "job.json").exists()              # kept for a rerun
+    with pytest.raises(ValueError, match="empty launch command"):
+        fit_slm(examples, vocab, dataclasses.replace(cfg, launch=" "), 0, tmp_path / "other")
+
+
+def _requests(utts, n=12):
+    from slmlib.model.generate import Request
+
+    return [Request(u.lang, u.text) for u in utts[:n]]
+
+
+def test_generation_script_gives_the_in_process_tokens(sft, tmp_path):
+    import dataclasses
+
+    from slmlib.generate import speak
+
+    folder, _, utts = sft
+    cfg = SLMConfig(temperature=0.9, top_p=0.9, tokens_per_char=3.0, generate_batch=5)
+    direct = speak(folder, _requests(utts), cfg, seed=4)
+    launched = speak(folder, _requests(utts), dataclasses.replace(cfg, launch="python"), seed=4)
+    assert len(direct) == 12 and all(np.array_equal(a, b) for a, b in zip(direct, launched))
+
+
+def test_generation_on_two_processes_joins_the_parts_in_order(sft, tmp_path):
+    import dataclasses
+
+    from slmlib.generate import speak
+
+    folder, _, utts = sft
+    greedy = SLMConfig(temperature=0.0, tokens_per_char=3.0, generate_batch=4)
+    direct = speak(folder, _requests(utts, 9), greedy, seed=0)
+    two = speak(folder, _requests(utts, 9),
+                dataclasses.replace(greedy, launch="torchrun --nproc_per_node 2 --master_port 29519"), seed=0)
+    assert len(two) == 9 and all(np.array_equal(a, b) for a, b in zip(direct, two))

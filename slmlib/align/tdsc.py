@@ -34,9 +34,11 @@ from slmlib.evaluate import transcribe_tokens
 from slmlib.metrics import characters, error_rates, repetition_rate
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance
-from slmlib.model.generate import Request, generate_speech
-from slmlib.model.train import load_slm, train_slm
+from slmlib.generate import speak
+from slmlib.model.generate import Request
+from slmlib.model.train import load_slm
 from slmlib.scaling.pipeline import ordered_digest, tokens_digest
+from slmlib.train import fit_slm
 
 CANDIDATES_VERSION = 1
 UPDATE_VERSION = 1
@@ -98,13 +100,11 @@ def judge_candidates(candidates: pd.DataFrame, judge: Judge, workers: int = 1) -
 def sample_candidates(model_folder: Path, texts: list[Utterance], temperatures: list[float],
                       cfg: TDSCConfig, slm: SLMConfig, seed: int) -> pd.DataFrame:
     """``cfg.per_temperature`` samples per text at each temperature, one row each."""
-    model, vocab = load_slm(model_folder)
     rows = []
     for j, temperature in enumerate(temperatures):
         requests = [Request(u.lang, u.text) for u in texts for _ in range(cfg.per_temperature)]
-        out = generate_speech(model, vocab, requests, temperature=temperature, top_p=cfg.top_p,
-                              tokens_per_char=slm.tokens_per_char, batch_size=slm.generate_batch,
-                              seed=seed + j)
+        out = speak(model_folder, requests, dataclasses.replace(slm, temperature=temperature, top_p=cfg.top_p),
+                    seed + j)
         for r, tokens in enumerate(out):
             u = texts[r // cfg.per_temperature]
             rows.append({"text_index": r // cfg.per_temperature, "temperature": temperature,
@@ -201,8 +201,8 @@ def update(model: Path, model_key: str, sft_model: Path, sft_key: str, filtered:
         if len(accepted):
             vocab = load_slm(model)[1]
             examples = [vocab.training_example(r.lang, r.text, r.tokens, None) for r in accepted.itertuples()]
-            log["sft"] = train_slm(examples, vocab, _sft_settings(slm, cfg, model, len(accepted), batch),
-                                   cfg.seed, folder / "sft", device=device, log_every=1)
+            log["sft"] = fit_slm(examples, vocab, _sft_settings(slm, cfg, model, len(accepted), batch),
+                                 cfg.seed, folder / "sft", device=device, log_every=1)
             start = folder / "sft"
         if preference:
             reference = start if cfg.reference == "round" else sft_model

@@ -169,7 +169,7 @@ def run_systems(sft: dict, data: scaling.ScalingData, judge: Judge, cfg: Config,
             for name, c in every.items() if names is None or name in names or name == "TDSC"]
     jobs.append({**base, "name": "SFT", "config": None, "every_round": False, "clone": clone,
                  "samples": cfg.tdsc.rejection_n})
-    with process_pool(cfg.num_workers) as pool:
+    with process_pool(cfg.training_workers) as pool:
         done = list(pool.map(_system_job, jobs))
     sft_off = sft["table"].assign(system="SFT", round=0, style="off", sample=0)
     per_utt = pd.concat([sft_off] + [t for d in done for t in d["tables"]], ignore_index=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slmlib.later import later
+
 
 @dataclass(frozen=True)
 class JudgesConfig:
@@ -20,6 +22,11 @@ class JudgesConfig:
     asr_stride: int = 0            # frames per CTC output; 0 = chosen from the speaking rate
     emotion_clips: int = 600       # real training clips per language for the emotion judge
     emotion_max_iter: int = 2000   # logistic-regression iterations of the emotion classifier
+    # real judges on local disk (slmlib.judges.by_path), used by every notebook instead of the
+    # world's: a transformers ASR model folder (e.g. Whisper, P1's judge) for every language,
+    # and a WavLM folder for P1's SIM (layer 12, mean-pooled) instead of resemblyzer
+    asr_model: str = later("")
+    speaker_model: str = later("")
 
     @classmethod
     def smoke(cls) -> "JudgesConfig":

@@ -22,6 +22,7 @@ class PipelineASR:
         self.generate_kwargs = ({"language": language, "task": "transcribe"}
                                 if self.is_whisper and language else {})
         self.batch_size = batch_size
+        self.log: list[dict] = []     # nothing trained here (the world judges carry a training log)
 
     def transcribe(self, wavs: list[np.ndarray], sample_rate: int = SAMPLE_RATE) -> list[str]:
         """Texts of 16 kHz clips, in order."""
@@ -29,5 +30,14 @@ class PipelineASR:
             raise ValueError(f"clips must be {SAMPLE_RATE} Hz, got {sample_rate} Hz: resample first")
         inputs = [{"raw": np.asarray(w, dtype=np.float32), "sampling_rate": sample_rate} for w in wavs]
         kwargs = {"generate_kwargs": self.generate_kwargs} if self.generate_kwargs else {}
-        outs = self.pipe(inputs, batch_size=self.batch_size, **kwargs)
+        from transformers.utils import logging as hf_logging
+
+        # the pipeline warns on every batch about how it itself passes Whisper's suppress-token
+        # settings (nothing a caller can change): keep the run's log readable
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            outs = self.pipe(inputs, batch_size=self.batch_size, **kwargs)
+        finally:
+            hf_logging.set_verbosity(level)
         return [o["text"].strip() for o in outs]

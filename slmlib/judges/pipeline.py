@@ -24,6 +24,7 @@ from slmlib.codec.pipeline import FittedCodec
 from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
 from slmlib.judges.asr import ASR, ASRConfig, choose_stride, train_asr
+from slmlib.judges.by_path import folder_key, load_asr
 from slmlib.judges.config import JudgesConfig
 from slmlib.judges.emotion import EmotionJudge, emotion_features
 from slmlib.metrics import error_rates
@@ -84,15 +85,35 @@ def _train_one(job: dict) -> dict:
 
 @dataclasses.dataclass
 class ASRJudges:
-    models: dict[str, ASR]        # per language
+    models: dict[str, ASR]        # per language (a PipelineASR when given by path)
     folders: dict[str, str]       # their save_pretrained folders (for worker processes)
     keys: dict[str, str]          # their cache keys (stages that use a judge depend on it)
     table: pd.DataFrame           # how each was trained: clips, stride, seconds, final loss
+    speaker_model: str = ""       # the SIM model every stage judges with ("" = resemblyzer)
+
+    def judge_keys(self, lang: str) -> list[str]:
+        """Cache inputs of a stage judged in ``lang``: the recogniser and any SIM model."""
+        return [self.keys[lang]] + ([folder_key(self.speaker_model)] if self.speaker_model else [])
+
+
+def pretrained_asr_judges(folder: str, langs: list[str]) -> ASRJudges:
+    """A transformers ASR model on disk (e.g. Whisper, as P1 judges Thai) as every language's
+    judge, in place of the world's recognisers; nothing is trained."""
+    key = folder_key(folder)
+    return ASRJudges(models={lang: load_asr(folder, lang) for lang in langs},
+                     folders={lang: folder for lang in langs}, keys={lang: key for lang in langs},
+                     table=pd.DataFrame({"lang": langs, "model": folder, "stride": "pretrained",
+                                         "clips": 0, "resynthesised": 0, "data_seconds": 0.0,
+                                         "train_seconds": 0.0, "final_loss": np.nan}))
 
 
 def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesConfig,
                      cache: StageCache, seed: int, workers: int) -> ASRJudges:
-    """One recogniser per language, trained in parallel and cached."""
+    """One recogniser per language, trained in parallel and cached (or, with
+    ``cfg.asr_model``, that model for every language)."""
+    if cfg.asr_model:
+        judges = pretrained_asr_judges(cfg.asr_model, sorted(manifest.lang.unique()))
+        return dataclasses.replace(judges, speaker_model=cfg.speaker_model)
     jobs = []
     for lang in sorted(manifest.lang.unique()):
         rows, resynth = asr_training_rows(manifest, lang, cfg, seed)
@@ -109,14 +130,15 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
     return ASRJudges(models={r["lang"]: ASR.from_pretrained(r["folder"]) for r in results},
                      folders={r["lang"]: r["folder"] for r in results},
                      keys={r["lang"]: r["key"] for r in results},
-                     table=pd.DataFrame(results).drop(columns=["folder", "key"]))
+                     table=pd.DataFrame(results).drop(columns=["folder", "key"]),
+                     speaker_model=cfg.speaker_model)
 
 
-def _transcribe_paths(paths: list[str], folder: str) -> list[str]:
+def _transcribe_paths(paths: list[str], folder: str, lang: str) -> list[str]:
     import torch
 
     torch.set_num_threads(1)
-    return ASR.from_pretrained(folder).transcribe([load_audio(p) for p in paths])
+    return load_asr(folder, lang).transcribe([load_audio(p) for p in paths])
 
 
 def score_transcripts(rows: pd.DataFrame, hypotheses: list[str]) -> pd.DataFrame:
@@ -151,7 +173,8 @@ def transcribe(paths: list[str], langs: list[str], judges: ASRJudges, workers: i
     hyps = [""] * len(paths)
     for lang in sorted(set(langs)):
         idx = [i for i, x in enumerate(langs) if x == lang]
-        got = map_chunks(_transcribe_paths, [paths[i] for i in idx], workers, judges.folders[lang])
+        got = map_chunks(_transcribe_paths, [paths[i] for i in idx], workers, judges.folders[lang],
+                         lang)
         for i, h in zip(idx, got):
             hyps[i] = h
     return hyps
@@ -293,9 +316,12 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
             line += (f"; after the codec round trip CER {q.cer_mean:.3f}, calibrated "
                      f"{q.calibrated_cer:+.3f} [{q.calibrated_low:+.3f}, {q.calibrated_high:+.3f}]")
         lines.append(line + ".")
-    secs = asr_table.train_seconds.sum() + asr_table.data_seconds.sum()
-    lines.append(f"- The {len(asr_table)} recognisers took {secs / 60:.1f} CPU-minutes in all "
-                 f"(strides {dict(zip(asr_table.lang, asr_table.stride))}).")
+    if "model" in asr_table:
+        lines.append(f"- The recogniser is the pretrained model {asr_table.model.iloc[0]} (not trained here).")
+    else:
+        secs = asr_table.train_seconds.sum() + asr_table.data_seconds.sum()
+        lines.append(f"- The {len(asr_table)} recognisers took {secs / 60:.1f} CPU-minutes in all "
+                     f"(strides {dict(zip(asr_table.lang, asr_table.stride))}).")
     hit = (emotion.emotion == emotion.predicted).to_numpy()
     acc, lo, hi = bootstrap_ci(hit)
     lines.append(f"- Emotion judge on {len(emotion)} clips of held-out real speakers: accuracy "

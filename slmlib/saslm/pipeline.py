@@ -198,7 +198,7 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
                            tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch,
                            seed=cfg.saslm.seed)
         table = judge_tokens(test, tokens, sd.data.codec_folder, {LANG: job["asr_folder"]}, sd.timbres,
-                             folder / "audio", workers=1)
+                             folder / "audio", workers=1, speaker_model=cfg.judges.speaker_model)
         spoken = table[~table.silent.astype(bool)]
         if len(spoken):
             features = emotion_feature_table(spoken, sd.registers, 1)
@@ -280,7 +280,7 @@ class Setup:
     cfg: Config
     cache: StageCache
     asr_folder: str
-    judge_keys: list[str]                 # the ASR judge's key (evaluations depend on it)
+    judge_keys: list[str]                 # ASRJudges.judge_keys (evaluations depend on them)
     emotion_judge: EmotionJudge           # the evaluation emotion judge (emotion_judge())
     base: dict
     thinker: str

@@ -29,12 +29,14 @@ from slmlib.metrics import token_entropy
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, encode_examples, with_prompts
-from slmlib.model.generate import Request, generate_speech
-from slmlib.model.train import epochs, load_slm, train_slm
+from slmlib.model.generate import Request
+from slmlib.model.train import epochs
 from slmlib.model import vocab as vocab_mod
 from slmlib.model.vocab import SpeechVocab
 from slmlib.parallel import process_pool
 from slmlib.scaling.data import encode_clips, filtered_pool, mixtures
+from slmlib.generate import speak
+from slmlib.train import fit_slm
 
 SFT_VERSION = 1        # bump when training changes what a stage produces
 EVAL_VERSION = 1
@@ -133,8 +135,8 @@ def _model_job(job: dict) -> dict:
         utts = job["utterances"]
         examples = encode_examples(job["vocab"], with_prompts(
             utts, slm.prompt_prob, int(slm.prompt_seconds * job["tokens_per_second"]), job["seed"]))
-        log = train_slm(examples, job["vocab"], slm, job["seed"], folder / "model", resume,
-                        device=job["device"])
+        log = fit_slm(examples, job["vocab"], slm, job["seed"], folder / "model", resume,
+                      device=job["device"])
         return {"log": log, "examples": len(examples), "epochs": epochs(slm, len(examples))}
 
     sft = cache.run("slm.sft", train_params, train, inputs=train_inputs)
@@ -159,14 +161,12 @@ def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: 
     seed = job["sample_seed"] if sample_seed is None else sample_seed
 
     def evaluate(folder: Path) -> pd.DataFrame:
-        model, vocab = load_slm(model_folder)
         requests = [Request(r.lang, r.text, None if prompts is None else prompts[i])
                     for i, r in enumerate(items.itertuples())]
-        tokens = generate_speech(model, vocab, requests, temperature=slm.temperature,
-                                 top_p=slm.top_p, tokens_per_char=slm.tokens_per_char,
-                                 batch_size=slm.generate_batch, seed=seed)
+        tokens = speak(model_folder, requests, slm, seed)
         table = judge_tokens(items, tokens, job["codec_folder"], job["asr_folders"],
-                             job["timbres"], folder / "audio", workers=1)
+                             job["timbres"], folder / "audio", workers=1,
+                             speaker_model=job.get("speaker_model", ""))
         table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None
                          for p in table.path]
         return table
@@ -213,7 +213,8 @@ def model_jobs(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCa
                          "items": data.items, "timbres": data.timbres,
                          "codec_key": data.codec_key, "codec_folder": data.codec_folder,
                          "asr_folders": {data.lang: judges.folders[data.lang]},
-                         "judge_keys": [judges.keys[data.lang]],
+                         "speaker_model": judges.speaker_model,
+                         "judge_keys": judges.judge_keys(data.lang),
                          "sample_seed": cfg.scaling.sample_seed,
                          "cache_root": str(cache.root), "cache_version": cache.version})
     return jobs
@@ -221,7 +222,7 @@ def model_jobs(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCa
 
 def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache) -> GridResult:
     """Train and judge every (alpha, seed) of ``cfg.scaling`` on ``cfg.num_workers`` processes."""
-    with process_pool(cfg.num_workers) as pool:
+    with process_pool(cfg.training_workers) as pool:
         results = list(pool.map(_model_job, model_jobs(data, judges, cfg, cache)))
     models = pd.DataFrame([{k: v for k, v in r.items() if k not in ("log", "table")} for r in results])
     per_utt = pd.concat([r["table"].assign(alpha=r["alpha"], seed=r["seed"]) for r in results],
@@ -240,7 +241,7 @@ def budget_curve(data: ScalingData, judges: ASRJudges, cfg: Config, cache: Stage
         grid = dataclasses.replace(cfg, slm=dataclasses.replace(cfg.slm, steps=n),
                                    scaling=dataclasses.replace(cfg.scaling, alphas=(alpha,), seeds=(seed,)))
         jobs += model_jobs(data, judges, grid, cache)
-    with process_pool(cfg.num_workers) as pool:
+    with process_pool(cfg.training_workers) as pool:
         results = list(pool.map(_model_job, jobs))
     rows = []
     for n, r in zip(steps, results):
@@ -259,12 +260,12 @@ def reference_systems(data: ScalingData, judges: ASRJudges, cache: StageCache, w
         tokens = [data.tokens[i] for i in data.items.id]
         table = judge_tokens(data.items, tokens, data.codec_folder,
                              {data.lang: judges.folders[data.lang]}, data.timbres,
-                             folder / "audio", workers)
+                             folder / "audio", workers, judges.speaker_model)
         table["path"] = [str(Path(p).relative_to(folder)) for p in table.path]
         return table
 
     step = cache.run("slm.reference", {"version": EVAL_VERSION, "items": digest(data.items.audio_sha)},
-                     compute, inputs=[data.codec_key, judges.keys[data.lang]])
+                     compute, inputs=[data.codec_key, *judges.judge_keys(data.lang)])
     table = step.value.copy()
     table["path"] = [str(step.path / p) for p in table.path]
     return table
