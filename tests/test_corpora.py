@@ -101,3 +101,37 @@ def test_cli_writes_a_manifest(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = manifest.load(tmp_path / "imported" / "manifest.parquet")
     assert table.split.tolist() == ["train"] and "1 clips" in proc.stdout
+
+
+def test_corpus_rows_join_the_world_manifest(tmp_path, espeak):
+    from slmlib.world.render import UtteranceSpec, render, write_flac
+    from slmlib.world.voices import real_speakers
+
+    voice = real_speakers("en", 1, (160, 180), 0)[0]
+    words = ("the", "old", "man", "will", "open", "the", "door")
+    audio = render(UtteranceSpec("w0", "train", words, words, voice, "neutral", 0)).audio
+    world = pd.DataFrame([{"id": "en-w0", "path": str(tmp_path / "w0.flac"), "lang": "en", "text": " ".join(words),
+                           "words": list(words), "spoken_text": " ".join(words), "speaker": voice.name,
+                           "system": "real", "is_real": True, "emotion": "neutral", "split": "train",
+                           "faults": [], "duration": len(audio) / 16000, "n_words": 7,
+                           "audio_sha": write_flac(tmp_path / "w0.flac", audio)}])
+    root = tmp_path / "LJ"
+    (root / "wavs").mkdir(parents=True)
+    sf.write(root / "wavs" / "LJ001-0001.wav", audio, 16000)
+    (root / "metadata.csv").write_text("LJ001-0001|The old man will open the door.|\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "slmlib", "corpus", "ljspeech", str(root), "--lang", "en",
+                    "--split", "train", "--out", str(tmp_path / "lj")], check=True, capture_output=True)
+
+    both = corpora.with_corpora(world, [tmp_path / "lj"])
+    assert both.corpus.tolist() == ["world", "ljspeech"] and both.is_real.all()
+    added = both.iloc[1]
+    assert added.spoken_text == added.text == "The old man will open the door."
+    assert added.n_words == 7 and added.faults == [] and not added.fault_loop
+    # a clip's digest is the world's digest of the same 16-bit samples (cache keys are built from them)
+    assert corpora.as_world_rows(world.drop(columns="audio_sha")).audio_sha.tolist() == world.audio_sha.tolist()
+    with pytest.raises(ValueError, match="not in the world"):
+        corpora.with_corpora(world.assign(lang="th"), [tmp_path / "lj"])
+    with pytest.raises(ValueError, match="ids already in the manifest"):
+        corpora.with_corpora(world.assign(id=added.id), [tmp_path / "lj"])
+    with pytest.raises(FileNotFoundError, match="python -m slmlib corpus"):
+        corpora.with_corpora(world, [tmp_path / "nothing"])

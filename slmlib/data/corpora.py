@@ -10,6 +10,7 @@ warning, never dropped silently. Nothing is downloaded: point the loaders at fol
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import warnings
 from collections import Counter
@@ -188,3 +189,53 @@ def hf_dataset(path: str | Path, out_dir: Path, lang: str, split: str = "test", 
 
 
 LOADERS = {"common_voice": common_voice, "fleurs": fleurs, "ljspeech": ljspeech, "hf_dataset": hf_dataset}
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """A corpus manifest written by ``python -m slmlib corpus`` (the Parquet file or the folder
+    holding ``manifest.parquet``), checked, with clip paths made absolute."""
+    path = Path(path)
+    file = path / "manifest.parquet" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no corpus manifest at {path}: write one with "
+                                "`python -m slmlib corpus <kind> <root> --lang .. --out <folder>`")
+    table = validate(pd.read_parquet(file))
+    table["path"] = [str(p if Path(p).is_absolute() else (file.parent / p).resolve()) for p in table.path]
+    return table
+
+
+def as_world_rows(corpus: pd.DataFrame) -> pd.DataFrame:
+    """Corpus rows with the columns the world's own rows carry: the transcript is what was said
+    (``spoken_text``), no faults, the word count from the WER segmentation, no espeak word
+    events, and a digest of the 16-bit samples as the world computes it (``audio_sha``, which
+    every stage's cache key uses)."""
+    from slmlib.text.normalize import words_for_wer
+    from slmlib.world.render import FAULTS
+
+    out = corpus.copy()
+    words = [words_for_wer(t, lang) for t, lang in zip(out.text, out.lang)]
+    pcm = [sf.read(p, dtype="int16", always_2d=True)[0][:, 0] for p in out.path]   # as stored: mono 16-bit
+    return out.assign(words=words, spoken_text=out.text, n_words=[len(w) for w in words],
+                      word_times=[[]] * len(out), words_missing=0, phrasing_attempts=0, faults=[[]] * len(out),
+                      audio_sha=[hashlib.sha256(x.tobytes()).hexdigest()[:16] for x in pcm],
+                      **{f"fault_{f}": False for f in FAULTS})
+
+
+def with_corpora(world: pd.DataFrame, paths: Iterable[str | Path]) -> pd.DataFrame:
+    """The world's manifest plus the real speech of each corpus manifest in ``paths``, in the
+    splits the corpus was imported as (``train`` rows join the real training speech of their
+    language, ``test`` rows become held-out speakers, ``judge`` rows train the judges). Every
+    corpus row is marked in the ``corpus`` column; the world's rows say ``world``."""
+    parts = [world.assign(corpus="world")]
+    languages = set(world.lang)
+    for path in paths:
+        corpus = read_manifest(path)
+        unknown = sorted(set(corpus.lang) - languages)
+        if unknown:
+            raise ValueError(f"{path}: languages {unknown} are not in the world ({sorted(languages)}); "
+                             "add them to world.languages or import the corpus with --lang")
+        clash = set(corpus.id) & set(pd.concat(parts).id)
+        if clash:
+            raise ValueError(f"{path}: ids already in the manifest, e.g. {sorted(clash)[0]!r}")
+        parts.append(as_world_rows(corpus))
+    return validate(pd.concat(parts, ignore_index=True))

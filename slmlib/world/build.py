@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from slmlib.cache import StageCache
+from slmlib.data.corpora import with_corpora
 from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.parallel import map_chunks, process_pool
+from slmlib.paths import project_root
 from slmlib.text.lexicon import open_class_words
 from slmlib.text.sentences import CLOSED_CLASSES, SentenceGenerator
 from slmlib.world.config import WorldConfig
@@ -232,5 +234,8 @@ def build_world(cfg: WorldConfig, seed: int, cache: StageCache, workers: int = 2
         for part in tqdm(pool.map(_render_shard, jobs), total=len(jobs), desc="rendering shards",
                          disable=not progress):
             rows += part
-    return World(pd.DataFrame(rows), pd.concat(lexicons, ignore_index=True),
-                 pd.DataFrame(voice_rows))
+    manifest = pd.DataFrame(rows)
+    if cfg.corpora:
+        root = project_root()
+        manifest = with_corpora(manifest, [p if Path(p).is_absolute() else root / p for p in cfg.corpora])
+    return World(manifest, pd.concat(lexicons, ignore_index=True), pd.DataFrame(voice_rows))

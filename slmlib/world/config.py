@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from slmlib.later import later
+
 EMOTIONS = ("neutral", "happy", "sad", "angry", "calm", "surprised")
 
 
@@ -40,6 +42,10 @@ class WorldConfig:
     real_rate_wpm: tuple[int, int] = (160, 180)   # espeak -s; with emotions and pauses ~2.6 words/s
     synthetic_rate_wpm: tuple[int, int] = (160, 170)
     fault_scale: float = 1.0           # multiplies every synthetic system's fault rates
+    # real corpora added to the world as real speech (manifests written by `python -m slmlib
+    # corpus`, each a manifest.parquet or its folder; relative paths from the project folder),
+    # in the splits they were imported as; see slmlib.data.corpora.with_corpora
+    corpora: tuple[str, ...] = later(())
 
     @classmethod
     def smoke(cls) -> "WorldConfig":

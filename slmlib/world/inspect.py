@@ -115,6 +115,7 @@ def coverage(lexicon: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
     reported no word event: an upper bound on silently dropped words (espeak's English front
     end sometimes reports two words as one event although both are spoken)."""
     rows = []
+    manifest = rendered(manifest)
     for lang, lex in lexicon.groupby("lang"):
         m = manifest[manifest.lang == lang]
         n_words = int(m.n_words.sum())
@@ -139,8 +140,14 @@ def oracle_filter(manifest: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return scored, filter_quality(scored)
 
 
+def rendered(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The rows the world rendered (not those of real corpora added with ``world.corpora``)."""
+    return manifest[manifest.corpus == "world"] if "corpus" in manifest else manifest
+
+
 def render_speed(cache: StageCache, manifest: pd.DataFrame) -> dict[str, float]:
     """Rendering throughput from the cache's own timings (compute seconds per shard)."""
+    manifest = rendered(manifest)
     shards = {Path(p).parent.name for p in manifest.path}
     t = cache.timings()
     t = t[(t.name == "world.render") & t.key.isin(shards)]
