@@ -2,6 +2,7 @@
 training in-process) and as two CPU processes with DDP. On CPUs, `accelerate launch` starts one
 process unless MPI is installed, so the test launches with torchrun, which is what `accelerate
 launch` hands multi-GPU runs to; the Accelerator inside is the same."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,15 +41,18 @@ def test_one_process_script_trains_the_in_process_model(tmp_path):
 
 def test_ddp_on_two_cpu_processes(tmp_path):
     examples, vocab, cfg = _job_inputs()
-    job = write_job(tmp_path / "job", examples, vocab, cfg, 0, tmp_path / "ddp")
+    job = write_job(tmp_path / "job", examples, vocab, cfg, 0, tmp_path / "ddp", log_every=1)
     proc = subprocess.run([str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2",
                            "--master_port", "29517", "-m", "slmlib.train", str(job)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "process 0 of 2" in proc.stdout and "process 1 of 2" in proc.stdout
     model, _ = load_slm(tmp_path / "ddp")
-    assert (tmp_path / "ddp" / "train_log.json").exists()
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    # the learning-rate schedule advances once per step, not once per process
+    single = train_slm(examples, vocab, cfg, 0, tmp_path / "single", log_every=1)
+    ddp = json.loads((tmp_path / "ddp" / "train_log.json").read_text())
+    assert [e["lr"] for e in ddp] == [e["lr"] for e in single]
 
 
 def test_fit_slm_launched_as_a_script_trains_the_in_process_model(tmp_path):

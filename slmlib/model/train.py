@@ -149,8 +149,11 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     import transformers
     from accelerate import Accelerator
 
+    # every process takes a share of the same batch (not a batch of its own), so the schedule
+    # must advance once per step: accelerate would otherwise step it once per process
     acc = Accelerator(cpu=not device.startswith("cuda"),
-                      mixed_precision="bf16" if cfg.bf16 and bf16_supported(device) else "no")
+                      mixed_precision="bf16" if cfg.bf16 and bf16_supported(device) else "no",
+                      step_scheduler_with_optimizer=False)
     model = build_model(cfg, vocab, seed)
     if cfg.lora_rank:
         model = with_lora(model, vocab, cfg)
