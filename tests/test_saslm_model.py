@@ -168,3 +168,22 @@ def test_the_evaluation_judge_reads_stored_features_and_skips_silent_clips():
     assert anchor_cers(table).tolist() == [0.5] * 6
     scored = oracle_scores(table, judge, gate=0.2)
     assert scored.oracle_emotion.tolist()[4] == 1.0 and scored.oracle_score.tolist()[3] == 0.0   # gated
+
+
+def test_stage_training_with_ddp_on_two_cpu_processes(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    proc = subprocess.run([str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2",
+                           "--master_port", "29521", str(here / "saslm_ddp_worker.py"), str(tmp_path), str(here)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["processes"] == 2 and len(r["log"]) == 3 for r in ranks)
+    # DDP keeps the replicas equal: every parameter ends the same in both processes
+    assert ranks[0]["sums"] == ranks[1]["sums"]
+    assert all(np.isfinite(v) for v in ranks[0]["sums"].values())
+    assert ranks[0]["sums"]["head.adaln.to_scale_shift.weight"] != 0.0     # the zero-init bridge moved

@@ -191,17 +191,39 @@ def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     return groups
 
 
+class StageLoss(nn.Module):
+    """The stage-1/2 loss terms of a batch as a module's forward, so that DDP can wrap it (DDP
+    synchronises the gradients of what ``forward`` computes)."""
+
+    def __init__(self, model: SASLM, cfg: SASLMConfig, stage: int):
+        super().__init__()
+        self.model, self.cfg, self.stage = model, cfg, stage
+
+    def forward(self, items: list[Dialogue], beta: float) -> dict[str, torch.Tensor]:
+        out = self.model.forward_batch(items, sample=True, text_loss=self.stage == 2)
+        return stage_loss(self.model, out, items, beta, self.cfg)
+
+
 def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: int, steps: int,
                 seed: int, device: str = "cpu", log_every: int = 10) -> list[dict]:
     """Stage 1 or 2 for ``steps`` steps over ``items`` in length-bucketed batches; the KL weight
-    follows P2's schedule over the stage's own steps. Returns the log."""
+    follows P2's schedule over the stage's own steps. Returns the log.
+
+    Runs under ``accelerate launch`` / ``torchrun`` as well: each process takes its share of
+    every step's batch and DDP averages the gradients. bf16 autocast stays ours (accelerate's
+    mixed precision is off), so one process computes exactly what the plain loop did."""
     import transformers
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     if steps <= 0:
         return []
     model.to(device).train()
     opt = torch.optim.AdamW(trainable(model, stage, cfg), weight_decay=0.0)
     sched = transformers.get_cosine_schedule_with_warmup(opt, max(1, steps // 10), steps)
+    # the plain mode leaves the bridge unused, and the stages freeze different parts
+    acc = Accelerator(cpu=not device.startswith("cuda"), mixed_precision="no", step_scheduler_with_optimizer=False,
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    step_loss, opt, sched = acc.prepare(StageLoss(model, cfg, stage), opt, sched)
     rng = np.random.default_rng(seed + stage)
     lengths = np.array([len(d.tokens) for d in items])
     batches: list[np.ndarray] = []
@@ -210,16 +232,15 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
     use_bf16 = bf16_supported(device)
     log, t0 = [], time.perf_counter()
     for step in range(steps):
-        batch = [items[i] for i in batches[step]]
+        batch = [items[i] for i in np.array_split(batches[step], acc.num_processes)[acc.process_index]]
         beta = kl_weight(step, steps, cfg.beta_max, cfg.beta_warm_share)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
-            out = model.forward_batch(batch, sample=True, text_loss=stage == 2)
-            terms = stage_loss(model, out, batch, beta, cfg)
+            terms = step_loss(batch, beta)
         if not torch.isfinite(terms["total"]):
             raise TrainingError(f"stage {stage} loss became {terms['total'].item()} at step {step}; "
                                 f"lower saslm.lr (now {cfg.lr})")
-        terms["total"].backward()
-        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+        acc.backward(terms["total"])
+        acc.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
