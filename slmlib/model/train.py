@@ -148,6 +148,7 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     steps and picked up again by a rerun. Returns the log (step, loss, lr, tokens/s)."""
     import transformers
     from accelerate import Accelerator
+    from accelerate.utils import DistributedType
 
     # every process takes a share of the same batch (not a batch of its own), so the schedule
     # must advance once per step: accelerate would otherwise step it once per process
@@ -166,6 +167,12 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     sched = transformers.get_cosine_with_min_lr_schedule_with_warmup(
         opt, cfg.warmup, cfg.steps, min_lr_rate=cfg.min_lr_ratio)
     step_loss, opt, sched = acc.prepare(SpeechLoss(model), opt, sched)
+    # FSDP shards the weights and the optimiser state across processes: the single-file
+    # checkpoint below cannot hold them, so such runs restart from step 0 when interrupted
+    sharded = acc.distributed_type == DistributedType.FSDP
+    if sharded and cfg.lora_rank:
+        raise ValueError("LoRA adapters are merged on one process when saving, which FSDP's sharded "
+                         "weights do not allow: train LoRA with the single_gpu or multi_gpu config")
 
     lengths = np.array([len(ids) for ids, _ in examples])
     batches = batch_schedule(lengths, cfg, seed)
@@ -204,16 +211,19 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
                         "tokens_per_s": tokens / max(seconds, 1e-9)})
             t0, tokens = time.perf_counter(), 0
         if (ckpt is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps
-                and acc.is_main_process):
+                and acc.is_main_process and not sharded):
             _save_checkpoint(ckpt, model, opt, sched, step + 1, log)
 
     acc.wait_for_everyone()
+    # the full weights, gathered on the main process when FSDP shards them (a collective call)
+    weights = None if cfg.lora_rank else acc.get_state_dict(step_loss)
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        final = model
         if cfg.lora_rank:
-            final = final.merge_and_unload()     # a plain HF model again: loads without peft
-        final.save_pretrained(out)
+            model.merge_and_unload().save_pretrained(out)     # a plain HF model again: loads without peft
+        else:
+            prefix = "model."                                 # SpeechLoss holds the model as .model
+            model.save_pretrained(out, state_dict={k.removeprefix(prefix): v for k, v in weights.items()})
         vocab.save_pretrained(out)
         (out / LOG_FILE).write_text(json.dumps(log))
         if ckpt is not None and ckpt.exists():
