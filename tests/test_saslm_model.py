@@ -187,3 +187,22 @@ def test_stage_training_with_ddp_on_two_cpu_processes(tmp_path):
     assert ranks[0]["sums"] == ranks[1]["sums"]
     assert all(np.isfinite(v) for v in ranks[0]["sums"].values())
     assert ranks[0]["sums"]["head.adaln.to_scale_shift.weight"] != 0.0     # the zero-init bridge moved
+
+
+def test_stage_2_with_thinker_lora_tunes_every_layer_and_merges(tiny, tmp_path):
+    model, items, _ = tiny
+    model = SASLM.from_pretrained(_saved(model, tmp_path / "start"))
+    before = {n: p.clone() for n, p in model.thinker.named_parameters()}
+    train_stage(model, items, dataclasses.replace(CFG, thinker_lora_rank=4, stage2_thinker_lr=5e-2), 2, 3, 0)
+    after = dict(model.thinker.named_parameters())
+    assert set(after) == set(before)                                 # merged: a plain model again
+    moved = {n for n in before if not torch.equal(after[n], before[n])}
+    assert any(".layers.0." in n for n in moved)                     # not only the last layer
+    assert not any("norm" in n or "embed" in n for n in moved)       # adapters sit on linear layers
+    again = SASLM.from_pretrained(_saved(model, tmp_path / "tuned"))
+    torch.testing.assert_close(sequence_logprobs(again, items).detach(), sequence_logprobs(model, items).detach())
+
+
+def _saved(model, folder):
+    model.save_pretrained(folder)
+    return folder

@@ -69,17 +69,21 @@ def with_lora(model, vocab: SpeechVocab, cfg: SLMConfig):
     """LoRA adapters (peft) on every linear layer of a pretrained backbone, and the rows of the
     tokens we added (specials, language tags, speech tokens) trainable in the embedding (and in
     an untied output layer, trained whole): the backbone's own weights stay frozen."""
-    from peft import LoraConfig, get_peft_model
-
     if not cfg.model_name_or_path:
         raise ValueError("slm.lora_rank needs a pretrained backbone (slm.model_name_or_path); a model "
                          "trained from scratch trains in full")
     new_rows = list(range(vocab.id("<pad>"), vocab.size))
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
-    config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules="all-linear",
-                        trainable_token_indices={"embed_tokens": new_rows},
-                        modules_to_save=None if tied else ["lm_head"])
-    return get_peft_model(model, config)
+    return lora_adapters(model, cfg.lora_rank, cfg.lora_alpha, trainable_token_indices={"embed_tokens": new_rows},
+                         modules_to_save=None if tied else ["lm_head"])
+
+
+def lora_adapters(model, rank: int, alpha: int, **options):
+    """``model`` wrapped by peft with LoRA adapters on every linear layer (only they train);
+    ``options`` go to peft's ``LoraConfig``. ``merge_and_unload()`` gives a plain model back."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, target_modules="all-linear", **options))
 
 
 def target_logprobs(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None

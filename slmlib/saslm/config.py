@@ -52,6 +52,10 @@ class SASLMConfig:
     batch_size: int = 32
     lr: float = 5e-4                      # speech head and bridge, stages 1-2
     stage2_thinker_lr: float = 1e-4
+    # stage 2 tunes LoRA adapters (peft) on every linear layer of the thinker instead of its last
+    # layer and final norm in full (for a big thinker by path); merged into it after the stage
+    thinker_lora_rank: int = later(0)
+    thinker_lora_alpha: int = later(32)
     text_weight: float = 1.0              # stage 2's thinker text loss
     critic_weight: float = 1.0
     critic_lr: float = 5e-3               # the critic's linear heads learn faster than the bridge

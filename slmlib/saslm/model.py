@@ -21,7 +21,7 @@ from torch import nn
 
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.generate import Request, generate_speech
-from slmlib.model.train import (TrainingError, bf16_supported, decoder_states, labelled_logprobs,
+from slmlib.model.train import (TrainingError, bf16_supported, decoder_states, labelled_logprobs, lora_adapters,
                                 load_slm)
 from slmlib.model.vocab import SpeechVocab
 from slmlib.saslm.bridge import ar1_kl, kl_weight
@@ -173,7 +173,7 @@ def stage_loss(model: SASLM, out: dict, items: list[Dialogue], beta: float, cfg:
 def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     """Parameter groups of a stage: 1 = bridge and speech head, and the critics at their own
     rate (thinker frozen); 2 = also the thinker's last layer and final norm at its own learning
-    rate (P2 §4.1)."""
+    rate (P2 §4.1), or with ``cfg.thinker_lora_rank`` LoRA adapters on all its layers instead."""
     for p in model.thinker.parameters():
         p.requires_grad_(False)
     critic = [p for n, p in model.named_parameters() if n.startswith("critic_")]
@@ -182,7 +182,11 @@ def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     rest = [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_", *bridge_names))]
     groups = [{"params": rest, "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr},
               {"params": bridge, "lr": cfg.bridge_lr or cfg.lr}]
-    if stage == 2:
+    if stage == 2 and cfg.thinker_lora_rank:
+        model.thinker = lora_adapters(model.thinker, cfg.thinker_lora_rank, cfg.thinker_lora_alpha)
+        adapters = [p for p in model.thinker.parameters() if p.requires_grad]
+        groups.append({"params": adapters, "lr": cfg.stage2_thinker_lr})
+    elif stage == 2:
         decoder = model.thinker.get_decoder()
         last = [*decoder.layers[-1].parameters(), *decoder.norm.parameters()]
         for p in last:
@@ -247,6 +251,8 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
         if (step + 1) % log_every == 0 or step + 1 == steps:
             log.append({"stage": stage, "step": step + 1, "beta": beta, "seconds": time.perf_counter() - t0,
                         **{k: float(v.detach()) for k, v in terms.items()}})
+    if hasattr(model.thinker, "merge_and_unload"):          # LoRA adapters of stage 2
+        model.thinker = model.thinker.merge_and_unload()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
