@@ -17,7 +17,6 @@ set through this script under that command.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slmlib.launch import run_launched, script_main
 from slmlib.model.config import SLMConfig
 from slmlib.model.generate import Request, generate_speech
 from slmlib.model.train import load_slm
@@ -93,8 +93,6 @@ def speak(model: Path, requests: list[Request], slm: SLMConfig, seed: int) -> li
         return generate_speech(lm, vocab, requests, temperature=slm.temperature, top_p=slm.top_p,
                                tokens_per_char=slm.tokens_per_char, batch_size=slm.generate_batch,
                                seed=seed)
-    from slmlib.train import run_launched
-
     with tempfile.TemporaryDirectory(prefix="slmlib-generate-") as work:
         job = write_job(Path(work), model, requests, slm, seed, Path(work) / "tokens.pkl")
         run_launched(slm.launch, "slmlib.generate", job)
@@ -102,18 +100,8 @@ def speak(model: Path, requests: list[Request], slm: SLMConfig, seed: int) -> li
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m slmlib.generate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("job", type=Path, help="job.json written by slmlib.generate.write_job")
-    args = parser.parse_args(argv)
-    if not args.job.is_file():
-        parser.error(f"no job file {args.job}: write one with slmlib.generate.write_job")
-    from accelerate import PartialState
-
-    tokens = run_job(args.job)
-    state = PartialState()
-    print(f"process {state.process_index} of {state.num_processes}: "
-          f"{sum(len(t) for t in tokens)} speech tokens for {len(tokens)} requests")
+    script_main("slmlib.generate", __doc__, run_job,
+                lambda tokens: f"{sum(len(t) for t in tokens)} speech tokens for {len(tokens)} requests", argv)
 
 
 if __name__ == "__main__":

@@ -11,20 +11,17 @@ notebooks train in-process; under ``accelerate launch`` every process takes its 
 step's batch. The model, its vocabulary and the training log are written to the job's ``out``
 folder, where the notebook reads them back (``load_slm``): notebook kernels cannot host
 multi-GPU training. With ``slm.launch`` set, the SFT stages do all of this themselves through
-:func:`launch`.
+:func:`fit_slm`.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import pickle
-import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+from slmlib.launch import run_launched, script_main
 from slmlib.model.config import SLMConfig
 from slmlib.model.train import LOG_FILE, train_slm
 from slmlib.model.vocab import SpeechVocab
@@ -60,35 +57,6 @@ def run_job(path: Path) -> list[dict]:
                      job.get("log_every", 10))
 
 
-def launch_command(command: str, module: str, job: Path) -> list[str]:
-    """``command`` split as a shell would, with ``-m module job`` appended. A bare ``python``
-    is this interpreter, and a launcher missing from PATH (``accelerate``, ``torchrun``) is
-    taken from this interpreter's folder (a venv that was not activated)."""
-    argv = shlex.split(command)
-    if not argv:
-        raise ValueError("empty launch command: give e.g. 'python', 'torchrun --nproc_per_node 2' "
-                         "or 'accelerate launch --config_file configs/accelerate/multi_gpu.yaml'")
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    elif shutil.which(argv[0]) is None and Path(sys.executable).with_name(argv[0]).exists():
-        argv[0] = str(Path(sys.executable).with_name(argv[0]))
-    return argv + ["-m", module, str(Path(job).resolve())]
-
-
-def run_launched(command: str, module: str, job: Path) -> None:
-    """Run ``module`` on ``job`` under ``command`` in the project folder (where the accelerate
-    configs are), its output into ``launch.log`` beside the job; a failure raises with the tail."""
-    from slmlib.paths import project_root
-
-    argv = launch_command(command, module, job)
-    log_path = Path(job).parent / "launch.log"
-    with open(log_path, "w") as f:
-        code = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, cwd=project_root()).returncode
-    if code != 0:
-        tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
-        raise RuntimeError(f"{' '.join(argv)} exited with {code}; the end of {log_path}:\n{tail}")
-
-
 def fit_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg: SLMConfig, seed: int,
             out: Path, resume_dir: Path | None = None, device: str = "cpu", log_every: int = 10) -> list[dict]:
     """:func:`train_slm` in this process, or with ``cfg.launch`` as a script under that command:
@@ -104,19 +72,8 @@ def fit_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m slmlib.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("job", type=Path, help="job.json written by slmlib.train.write_job")
-    args = parser.parse_args(argv)
-    if not args.job.is_file():
-        parser.error(f"no job file {args.job}: write one with slmlib.train.write_job")
-    from accelerate import PartialState
-
-    log = run_job(args.job)
-    state = PartialState()
-    if log:
-        print(f"process {state.process_index} of {state.num_processes}: step {log[-1]['step']}, "
-              f"loss {log[-1]['loss']:.4f}")
+    script_main("slmlib.train", __doc__, run_job,
+                lambda log: f"step {log[-1]['step']}, loss {log[-1]['loss']:.4f}" if log else "no steps", argv)
 
 
 if __name__ == "__main__":
