@@ -206,3 +206,28 @@ def test_stage_2_with_thinker_lora_tunes_every_layer_and_merges(tiny, tmp_path):
 def _saved(model, folder):
     model.save_pretrained(folder)
     return folder
+
+
+def test_emotion_tag_ceiling_trains_speaks_and_round_trips(tmp_path):
+    from slmlib.saslm.tagged import EmotionTagTTS, nats_per_token, speak_tagged, train_tagged
+
+    vocab = SpeechVocab.build(REPLIES, ["en"], 27)
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), vocab, 0)
+    torch.manual_seed(0)
+    model = EmotionTagTTS(lm, vocab, "en", 4)
+    rng = np.random.default_rng(0)
+    tokens = [rng.integers(0, 27, size=2 * len(r)) for r in REPLIES]
+    tags_before = model.tags.weight.detach().clone()
+    log = train_tagged(model, REPLIES, tokens, [0, 1, 2, 3], CFG, 4, 0, log_every=1)
+    assert len(log) == 4 and all(np.isfinite(e["recon"]) for e in log)
+    assert not torch.equal(model.tags.weight, tags_before)                  # the labels are learned
+    right = nats_per_token(model, REPLIES, tokens, [0, 1, 2, 3])
+    wrong = nats_per_token(model, REPLIES, tokens, [1, 2, 3, 0])
+    assert right.shape == (4,) and np.isfinite(right).all() and not np.allclose(right, wrong)
+    kw = dict(temperature=0.9, top_p=0.9, tokens_per_char=2.0, batch_size=3, seed=5)
+    spoken = speak_tagged(model, REPLIES, [0, 1, 2, 3], **kw)
+    assert len(spoken) == 4 and all(len(t) <= 2 * len(r) for t, r in zip(spoken, REPLIES))
+    model.save_pretrained(tmp_path / "tagged")
+    again = EmotionTagTTS.from_pretrained(tmp_path / "tagged")
+    np.testing.assert_allclose(nats_per_token(again, REPLIES, tokens, [0, 1, 2, 3]), right, rtol=1e-5)
+    assert all(np.array_equal(a, b) for a, b in zip(speak_tagged(again, REPLIES, [0, 1, 2, 3], **kw), spoken))

@@ -7,6 +7,9 @@ Systems (P2 Tab. 2-4's rows at the world's scale):
   with the bridge of each mode (P2 Tab. 3); "Plain TTS" fine-tunes on the same expressive
   replies without any context, so it is the fair no-intent baseline;
 * True-label oracle: VIB + AdaLN whose thinker reads the true emotion label in the dialogue;
+* Emotion tag (direct label): the base TTS told the label itself, an embedding per emotion added
+  at its language tag (no thinker, no bridge; :mod:`slmlib.saslm.tagged`): the ceiling of direct
+  conditioning with this speech LM and these replies;
 * + Self-reward / + Oracle reward: stage 3 from VIB + AdaLN with the model's own critic or the
   evaluation emotion judge as the emotion reward (P2 Tab. 4);
 * Real (resynthesised): the target recordings through the codec, the ceiling of this codec.
@@ -38,6 +41,7 @@ from slmlib.parallel import process_pool
 from slmlib.saslm import reward
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.dialogues import build_dialogues
+from slmlib.saslm.tagged import EmotionTagTTS, nats_per_token, speak_tagged, train_tagged
 from slmlib.saslm.model import (SASLM, Dialogue, assemble, critic_probs, probe_features, sequence_logprobs,
                                 speak, train_stage)
 from slmlib.saslm.thinker import pretrain_thinker
@@ -56,6 +60,7 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     "True-label oracle": ("vib", True),
 }
 REWARDS = {"+ Self-reward": "self", "+ Oracle reward": "oracle"}
+TAGGED = "Emotion tag (direct label)"
 BASE, REAL = "Base TTS", "Real (resynthesised)"
 
 
@@ -186,6 +191,12 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
     def compute(folder: Path) -> pd.DataFrame:
         if model_folder is None:
             tokens = [sd.data.tokens[i] for i in test.id]
+        elif job.get("tagged"):
+            told = sd.items(test, tokens=False)
+            tokens = speak_tagged(EmotionTagTTS.from_pretrained(model_folder), [d.reply for d in told],
+                                  [d.emotion for d in told], temperature=cfg.slm.temperature, top_p=cfg.slm.top_p,
+                                  tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch,
+                                  seed=cfg.saslm.seed)
         elif job.get("plain_lm"):
             lm, vocab = load_slm(model_folder)
             tokens = generate_speech(lm, vocab, [Request(LANG, t) for t in test.text], temperature=cfg.slm.temperature,
@@ -238,6 +249,33 @@ def _variant_job(job: dict) -> dict:
     params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm,
               "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
+    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
+    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
+            "log": step.value["log"], "seconds": step.seconds, "table": table}
+
+
+def _tagged_job(job: dict) -> dict:
+    """Worker: the emotion-tag ceiling fine-tuned from the base TTS (cached), then its evaluation."""
+    import torch
+
+    torch.set_num_threads(job.get("threads", 1))
+    cache = StageCache(job["cache_root"], job["cache_version"])
+    cfg: Config = job["cfg"]
+    sd: SASLMData = job["sd"]
+    items = sd.items(sd.train)
+
+    def compute(folder: Path) -> dict:
+        lm, vocab = load_slm(job["base"])
+        torch.manual_seed(cfg.saslm.seed)
+        model = EmotionTagTTS(lm, vocab, LANG, len(sd.emotions))
+        log = train_tagged(model, [d.reply for d in items], [d.tokens for d in items], [d.emotion for d in items],
+                           cfg.saslm, cfg.saslm.stage1_steps + cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
+        model.save_pretrained(folder / "model")
+        return {"log": log}
+
+    params = {"version": VERSION, "saslm": cfg.saslm, "train": scaling.tokens_digest([d.tokens for d in items]),
+              "device": cfg.device}
+    step = cache.run("saslm.tagged", params, compute, inputs=[job["base_key"]])
     table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
     return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
             "log": step.value["log"], "seconds": step.seconds, "table": table}
@@ -298,11 +336,18 @@ def _run(fn, jobs: list[dict], workers: int) -> list[dict]:
         return list(pool.map(fn, jobs))
 
 
+def _call(job: dict) -> dict:
+    """Worker: the job's own function (one pool for jobs of different kinds)."""
+    return job["fn"](job)
+
+
 def run_bridges(setup: Setup, variants: list[str] | None = None) -> dict[str, dict]:
-    """Stages 1-2 of every variant, the base TTS and the real recordings, judged."""
+    """Stages 1-2 of every variant, the emotion-tag ceiling, the base TTS and the real
+    recordings, judged."""
     names = variants or list(VARIANTS)
-    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1]) for n in names]
-    done = {r["name"]: r for r in _run(_variant_job, jobs, setup.cfg.num_workers)}
+    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1], fn=_variant_job) for n in names]
+    jobs.append(setup.job(name=TAGGED, tagged=True, fn=_tagged_job))
+    done = {r["name"]: r for r in _run(_call, jobs, setup.cfg.num_workers)}
     extra = [setup.job(name=BASE, folder=setup.base["model"], key=setup.base["sft_key"], plain_lm=True),
              setup.job(name=REAL, folder=None, key=setup.sd.data.codec_key)]
     done.update({r["name"]: r for r in _run(_base_job, extra, setup.cfg.num_workers)})
@@ -466,14 +511,26 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
         with torch.inference_mode():
             nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=oracle)).float().numpy() /
                    np.array([len(setup.sd.data.tokens[i]) + 1 for i in f.id]) for k, f in (("right", test), ("wrong", wrong))}
-        d, lo, hi = paired_difference_ci(nll["wrong"], nll["right"], seed=seed)
-        rows.append({"system": name, "nll_right_context": float(nll["right"].mean()),
-                     "nll_wrong_context": float(nll["wrong"].mean()), "delta": d, "low": lo, "high": hi})
+        rows.append(_use_row(name, nll["right"], nll["wrong"], seed))
+    if TAGGED in results:
+        model = EmotionTagTTS.from_pretrained(results[TAGGED]["folder"])
+        index = {e: i for i, e in enumerate(setup.sd.emotions)}
+        replies = [d.reply for d in setup.sd.items(test, tokens=False)]
+        tokens = [setup.sd.data.tokens[i] for i in test.id]
+        nll = {k: nats_per_token(model, replies, tokens, [index[e] for e in f.emotion])
+               for k, f in (("right", test), ("wrong", wrong))}
+        rows.append(_use_row(TAGGED, nll["right"], nll["wrong"], seed))
     return pd.DataFrame(rows)
 
 
+def _use_row(system: str, right: np.ndarray, wrong: np.ndarray, seed: int) -> dict:
+    d, lo, hi = paired_difference_ci(wrong, right, seed=seed)
+    return {"system": system, "nll_right_context": float(right.mean()), "nll_wrong_context": float(wrong.mean()),
+            "delta": d, "low": lo, "high": hi}
+
+
 # --- tables ---------------------------------------------------------------------------------
-ORDER = [BASE, *VARIANTS, *REWARDS, REAL]
+ORDER = [BASE, *VARIANTS, TAGGED, *REWARDS, REAL]
 
 
 def per_utterance(results: dict[str, dict], judge: EmotionJudge) -> pd.DataFrame:
@@ -503,7 +560,7 @@ def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     pairs = [("VIB + AdaLN", "Plain TTS"), ("VIB + AdaLN", "AdaLN (no VIB)"), ("VIB + AdaLN", "Naive addition"),
              ("AdaLN (no VIB)", "Plain TTS"), ("Naive addition", "Plain TTS"),
              ("+ Self-reward", "VIB + AdaLN"), ("+ Oracle reward", "VIB + AdaLN"),
-             ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE)]
+             ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE), (TAGGED, "Plain TTS")]
     rows = []
     for system, baseline in pairs:
         a = per_utt[per_utt.system == system].set_index("id")
@@ -572,7 +629,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         lines.append(f"- Judge validity: notebook 00's emotion judge is right on {100 * v[0]:.1f} % of the held-out "
                      f"original recordings but on {100 * v[1]:.1f} % of the same recordings through the codec; "
                      f"this notebook's judge (trained on codec audio of the training replies) on {100 * v[2]:.1f} %.")
-    for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle",
+    for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle", TAGGED,
                  *REWARDS):
         if name in t.index:
             r = t.loc[name]
@@ -587,6 +644,13 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                  f"WER vs AdaLN {says(w_adaln, 1.0, '')}; vs naive addition {says(w_add, 1.0, '')}.")
     plain = d("VIB + AdaLN", "Plain TTS", "emo_match")
     lines.append(f"- Intent at all (VIB + AdaLN minus the context-free plain TTS on EmoAlign): {says(plain)}.")
+    tag = d(TAGGED, "Plain TTS", "emo_match")
+    if tag is not None:
+        reach = "so a direct label does reach the speech" if better(tag) else \
+            "so even a direct label does not measurably change which emotion the judge hears: this points " \
+            "to the speech LM and its data, not the bridge, as the limit"
+        lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
+                     f"EmoAlign): {says(tag)}, {reach}.")
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
     worse_wer = swer is not None and swer.low > 0
