@@ -1,7 +1,8 @@
 """One SLM training run as a script, for long runs and several GPUs:
 
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m slmlib.train job.json
-    torchrun --nproc_per_node 2 -m slmlib.train job.json    # DDP on CPU processes (gloo)
+    accelerate launch --multi_gpu --num_processes 2 -m slmlib.train job.json   # DDP on CPUs (gloo)
+    torchrun --nproc_per_node 2 -m slmlib.train job.json    # the same, without accelerate's launcher
     python -m slmlib.train job.json                         # one process
 
 A notebook (or anyone) writes the job with :func:`write_job`: the training examples, the

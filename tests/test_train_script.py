@@ -1,7 +1,7 @@
-"""Training as a script: a job file written by a notebook, run in one process (same model as
-training in-process) and as two CPU processes with DDP. On CPUs, `accelerate launch` starts one
-process unless MPI is installed, so the test launches with torchrun, which is what `accelerate
-launch` hands multi-GPU runs to; the Accelerator inside is the same."""
+"""Training and generation as scripts: a job file written by a notebook, run in one process (the
+same model and tokens as in-process) and as two CPU processes: `accelerate launch --multi_gpu
+--num_processes 2` (accelerate hands it to torchrun; each process's Accelerator finds no GPU and
+uses DDP over gloo) and torchrun itself."""
 import json
 import subprocess
 import sys
@@ -39,11 +39,12 @@ def test_one_process_script_trains_the_in_process_model(tmp_path):
         assert torch.equal(p, q), n
 
 
-def test_ddp_on_two_cpu_processes(tmp_path):
+def test_accelerate_launch_ddp_on_two_cpu_processes(tmp_path):
     examples, vocab, cfg = _job_inputs()
     job = write_job(tmp_path / "job", examples, vocab, cfg, 0, tmp_path / "ddp", log_every=1)
-    proc = subprocess.run([str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2",
-                           "--master_port", "29517", "-m", "slmlib.train", str(job)],
+    proc = subprocess.run([str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu",
+                           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                           "--dynamo_backend", "no", "--main_process_port", "29517", "-m", "slmlib.train", str(job)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "process 0 of 2" in proc.stdout and "process 1 of 2" in proc.stdout
