@@ -193,7 +193,7 @@ def test_stage_2_with_thinker_lora_tunes_every_layer_and_merges(tiny, tmp_path):
     model, items, _ = tiny
     model = SASLM.from_pretrained(_saved(model, tmp_path / "start"))
     before = {n: p.clone() for n, p in model.thinker.named_parameters()}
-    train_stage(model, items, dataclasses.replace(CFG, thinker_lora_rank=4, stage2_thinker_lr=5e-2), 2, 3, 0)
+    train_stage(model, items, dataclasses.replace(CFG, stage2_lora_rank=4, stage2_thinker_lr=5e-2), 2, 3, 0)
     after = dict(model.thinker.named_parameters())
     assert set(after) == set(before)                                 # merged: a plain model again
     moved = {n for n in before if not torch.equal(after[n], before[n])}

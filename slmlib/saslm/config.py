@@ -35,7 +35,7 @@ class SASLMConfig:
     prior_sigma: float = 0.5
     beta_max: float = 0.5
     beta_warm_share: float = 0.1
-    # thinker
+    # thinker (every field named thinker_* keys the cached pre-training stage: name others otherwise)
     thinker_path: str = ""                # a local HF causal LM folder with tokenizer; "" = train one
     thinker_vocab: int = 400
     thinker_hidden: int = 128
@@ -54,8 +54,8 @@ class SASLMConfig:
     stage2_thinker_lr: float = 1e-4
     # stage 2 tunes LoRA adapters (peft) on every linear layer of the thinker instead of its last
     # layer and final norm in full (for a big thinker by path); merged into it after the stage
-    thinker_lora_rank: int = later(0)
-    thinker_lora_alpha: int = later(32)
+    stage2_lora_rank: int = later(0)
+    stage2_lora_alpha: int = later(32)
     text_weight: float = 1.0              # stage 2's thinker text loss
     critic_weight: float = 1.0
     critic_lr: float = 5e-3               # the critic's linear heads learn faster than the bridge

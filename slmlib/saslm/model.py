@@ -173,7 +173,7 @@ def stage_loss(model: SASLM, out: dict, items: list[Dialogue], beta: float, cfg:
 def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     """Parameter groups of a stage: 1 = bridge and speech head, and the critics at their own
     rate (thinker frozen); 2 = also the thinker's last layer and final norm at its own learning
-    rate (P2 §4.1), or with ``cfg.thinker_lora_rank`` LoRA adapters on all its layers instead."""
+    rate (P2 §4.1), or with ``cfg.stage2_lora_rank`` LoRA adapters on all its layers instead."""
     for p in model.thinker.parameters():
         p.requires_grad_(False)
     critic = [p for n, p in model.named_parameters() if n.startswith("critic_")]
@@ -182,8 +182,8 @@ def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     rest = [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_", *bridge_names))]
     groups = [{"params": rest, "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr},
               {"params": bridge, "lr": cfg.bridge_lr or cfg.lr}]
-    if stage == 2 and cfg.thinker_lora_rank:
-        model.thinker = lora_adapters(model.thinker, cfg.thinker_lora_rank, cfg.thinker_lora_alpha)
+    if stage == 2 and cfg.stage2_lora_rank:
+        model.thinker = lora_adapters(model.thinker, cfg.stage2_lora_rank, cfg.stage2_lora_alpha)
         adapters = [p for p in model.thinker.parameters() if p.requires_grad]
         groups.append({"params": adapters, "lr": cfg.stage2_thinker_lr})
     elif stage == 2:
