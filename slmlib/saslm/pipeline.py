@@ -646,11 +646,19 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     lines.append(f"- Intent at all (VIB + AdaLN minus the context-free plain TTS on EmoAlign): {says(plain)}.")
     tag = d(TAGGED, "Plain TTS", "emo_match")
     if tag is not None:
-        reach = "so a direct label does reach the speech" if better(tag) else \
-            "so even a direct label does not measurably change which emotion the judge hears: this points " \
-            "to the speech LM and its data, not the bridge, as the limit"
+        reads = use.set_index("system").loc[TAGGED] if use is not None and TAGGED in set(use.system) else None
+        used = "" if reads is None else \
+            (f"; it {'reads' if reads.low > 0 else 'does not measurably read'} its label (intent use "
+             f"{reads.delta:+.3f} [{reads.low:+.3f}, {reads.high:+.3f}] nats per token)")
+        if better(tag):
+            reach = "a direct label does reach the speech the judge hears, so the bridges fall short of what this " \
+                    "speech LM can do"
+        else:
+            reach = (f"the judge hears no significant change: with this speech LM and these replies even direct "
+                     f"conditioning moves EmoAlign by at most {100 * tag.high:+.1f} pt (the CI's upper end), which "
+                     f"bounds what any bridge could show here")
         lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
-                     f"EmoAlign): {says(tag)}, {reach}.")
+                     f"EmoAlign): {says(tag)}{used}; {reach}.")
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
     worse_wer = swer is not None and swer.low > 0
