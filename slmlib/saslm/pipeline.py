@@ -655,8 +655,8 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                     "speech LM can do"
         else:
             reach = (f"the judge hears no significant change: with this speech LM and these replies even direct "
-                     f"conditioning moves EmoAlign by at most {100 * tag.high:+.1f} pt (the CI's upper end), which "
-                     f"bounds what any bridge could show here")
+                     f"conditioning moves EmoAlign by at most {100 * tag.high:+.1f} pt (the CI's upper end), the scale "
+                     f"of effect a bridge fed the same information could be expected to show here")
         lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
                      f"EmoAlign): {says(tag)}{used}; {reach}.")
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
