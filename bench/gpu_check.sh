@@ -3,8 +3,9 @@
 #   1. the SLM training-step benchmark on a Qwen2.5-0.5B-shaped model (152k text + 13k speech
 #      vocabulary, bf16): slmlib's step vs a plain transformers loop, tokens/s and MFU against the
 #      GPU's vendor bf16 peak (bench/bench_slm.py --device cuda --shape qwen2-0.5b);
-#   2. a short end to end run of notebooks 00, 01 and 03 in the smoke profile with device=cuda
-#      (training and generation on the GPU, judging on the CPUs).
+#   2. a short end to end run of notebooks 00, 01 and 03 in the smoke profile with device=cuda,
+#      SFT and generation launched as scripts the way the gpu profile does (accelerate launch with
+#      configs/accelerate/single_gpu.yaml; judging on the CPUs).
 # Results: bench/results.json (key slm_training_cuda_qwen2-0.5b) and ${OUT:-bench}/gpu_check.json.
 # Usage: bash bench/gpu_check.sh   (sets up .venv first if it is missing)
 set -uo pipefail
@@ -23,7 +24,8 @@ tail -25 "$OUT_DIR/gpu_bench.log"
 
 t0=$(date +%s)
 SLMLIB_OUTPUTS="$OUT_DIR/gpu_outputs" HF_HUB_DISABLE_PROGRESS_BARS=1 timeout 300 \
-  $PY -m slmlib run --profile smoke --only 00,01,03 -p device=cuda -p num_workers=8 > "$OUT_DIR/gpu_smoke.log" 2>&1
+  $PY -m slmlib run --profile smoke --only 00,01,03 -p device=cuda -p num_workers=8 \
+  -p "slm.launch=accelerate launch --config_file configs/accelerate/single_gpu.yaml" > "$OUT_DIR/gpu_smoke.log" 2>&1
 smoke_rc=$?
 smoke_s=$(( $(date +%s) - t0 ))
 tail -15 "$OUT_DIR/gpu_smoke.log"
