@@ -15,11 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from slmlib.align.config import AlignConfig
 from slmlib.model.data import collate
-from slmlib.model.train import TrainingError, bf16_supported, target_logprobs
+from slmlib.model.train import TrainingError, bf16_supported, make_accelerator, target_logprobs
 from slmlib.model.vocab import SpeechVocab
+
+DPO_LOG = "dpo_log.json"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,19 @@ def reference_logprobs(model, vocab: SpeechVocab, pairs: list[Pair], reduction: 
     return torch.cat(chosen).numpy(), torch.cat(rejected).numpy()
 
 
+class PairLogprobs(nn.Module):
+    """The policy's log-probabilities of a batch's chosen and rejected sequences as a module's
+    forward, so that DDP can wrap it (DDP synchronises the gradients of what forward computes)."""
+
+    def __init__(self, policy, vocab: SpeechVocab, reduction: str):
+        super().__init__()
+        self.policy, self.vocab, self.reduction = policy, vocab, reduction
+
+    def forward(self, pairs: list[Pair]) -> tuple[torch.Tensor, torch.Tensor]:
+        return (sequence_logprobs(self.policy, self.vocab, pairs, "chosen", self.reduction).float(),
+                sequence_logprobs(self.policy, self.vocab, pairs, "rejected", self.reduction).float())
+
+
 def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, float],
               cfg: AlignConfig, seed: int, out: Path, device: str = "cpu",
               log_every: int = 5, reference_folder: str | Path | None = None) -> list[dict]:
@@ -98,7 +114,11 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
     ``reference_folder`` names another, e.g. TDSC's original SFT model), minimise
     sum_g weights[g] * DPO(pairs of group g) (+ ``cfg.sft_weight`` * NLL of chosen), save the
     policy to ``out``; returns the log with per-group rewards, margins and accuracies. Batches
-    are drawn from the sets with a positive weight only."""
+    are drawn from the sets with a positive weight only.
+
+    Runs under ``accelerate launch`` / ``torchrun`` as well (:mod:`slmlib.align.dpo_job`): every
+    process draws the same pairs and takes its share of them; DDP averages the gradients. bf16
+    autocast stays ours, so one process computes exactly what the plain loop did."""
     import transformers
 
     from slmlib.model.train import load_slm
@@ -118,6 +138,8 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
     policy.train()
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=0.0)
     sched = transformers.get_cosine_schedule_with_warmup(opt, cfg.warmup, cfg.steps)
+    acc = make_accelerator(device, "no")
+    pair_logprobs, opt, sched = acc.prepare(PairLogprobs(policy, vocab, cfg.reduction), opt, sched)
     autocast = cfg.bf16 and bf16_supported(device)
     rng = np.random.default_rng(seed)
     active = np.flatnonzero([weights[p.group] > 0 for p in pairs])   # a set weighted 0 is off
@@ -126,10 +148,10 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
     log = []
     for step in range(cfg.steps):
         idx = rng.choice(active, size=min(cfg.batch_pairs, len(active)), replace=False)
+        idx = np.array_split(idx, acc.num_processes)[acc.process_index]      # this process's share
         part = [pairs[i] for i in idx]
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=autocast):
-            pc = sequence_logprobs(policy, vocab, part, "chosen", cfg.reduction).float()
-            pr = sequence_logprobs(policy, vocab, part, "rejected", cfg.reduction).float()
+            pc, pr = pair_logprobs(part)
         terms = dpo_terms(pc, pr, torch.from_numpy(ref_c[idx]).to(pc.device),
                           torch.from_numpy(ref_r[idx]).to(pc.device), cfg.beta)
         loss = weighted_group_loss(terms["loss"], [p.group for p in part], weights)
@@ -137,8 +159,8 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
             loss = loss - cfg.sft_weight * pc.mean()
         if not torch.isfinite(loss):
             raise TrainingError(f"DPO loss became {loss.item()} at step {step}; lower lr ({cfg.lr})")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        acc.backward(loss)
+        acc.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -151,8 +173,11 @@ def train_dpo(sft_folder: str | Path, pairs: list[Pair], weights: dict[str, floa
                               f"{g}/margin": terms["margin"][m].mean().item(),
                               f"{g}/accuracy": (terms["margin"][m] > 0).float().mean().item()})
             log.append(entry)
-    out.mkdir(parents=True, exist_ok=True)
-    policy.save_pretrained(out)
-    vocab.save_pretrained(out)
-    (out / "dpo_log.json").write_text(json.dumps(log))
+    acc.wait_for_everyone()
+    weights = acc.get_state_dict(pair_logprobs)       # gathered on the main process (a collective call)
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        policy.save_pretrained(out, state_dict={k.removeprefix("policy."): v for k, v in weights.items()})
+        vocab.save_pretrained(out)
+        (out / DPO_LOG).write_text(json.dumps(log))
     return log

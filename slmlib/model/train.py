@@ -36,6 +36,21 @@ def bf16_supported(device: str) -> bool:
     return "AMX" in cpu or "AVX512" in cpu
 
 
+def make_accelerator(device: str, mixed_precision: str, **options):
+    """An Accelerator for one training run. accelerate keeps one process-wide state and refuses a
+    second Accelerator with another precision, while our stages differ (SFT uses accelerate's bf16,
+    DPO and SASLM's stages their own autocast) and may follow each other in one worker process: the
+    precision part of that state is cleared first (the distributed part, if any, is kept). Every
+    process takes a share of the same batch, so the schedule advances once per step, not once per
+    process (accelerate's default when each process has a batch of its own)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    return Accelerator(cpu=not device.startswith("cuda"), mixed_precision=mixed_precision,
+                       step_scheduler_with_optimizer=False, **options)
+
+
 def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
     """A tiny randomly initialised Llama/Qwen2, or a local pretrained causal LM whose embedding
     matrix is resized to this vocabulary (new rows at the mean of the old ones)."""
@@ -151,14 +166,9 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
     ``out``. With ``resume_dir``, a checkpoint is written there every ``cfg.checkpoint_every``
     steps and picked up again by a rerun. Returns the log (step, loss, lr, tokens/s)."""
     import transformers
-    from accelerate import Accelerator
     from accelerate.utils import DistributedType
 
-    # every process takes a share of the same batch (not a batch of its own), so the schedule
-    # must advance once per step: accelerate would otherwise step it once per process
-    acc = Accelerator(cpu=not device.startswith("cuda"),
-                      mixed_precision="bf16" if cfg.bf16 and bf16_supported(device) else "no",
-                      step_scheduler_with_optimizer=False)
+    acc = make_accelerator(device, "bf16" if cfg.bf16 and bf16_supported(device) else "no")
     model = build_model(cfg, vocab, seed)
     if cfg.lora_rank:
         model = with_lora(model, vocab, cfg)

@@ -22,7 +22,7 @@ from torch import nn
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.generate import Request, generate_speech
 from slmlib.model.train import (TrainingError, bf16_supported, decoder_states, labelled_logprobs, lora_adapters,
-                                load_slm)
+                                load_slm, make_accelerator)
 from slmlib.model.vocab import SpeechVocab
 from slmlib.saslm.bridge import ar1_kl, kl_weight
 from slmlib.saslm.config import SASLMConfig
@@ -217,7 +217,7 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
     every step's batch and DDP averages the gradients. bf16 autocast stays ours (accelerate's
     mixed precision is off), so one process computes exactly what the plain loop did."""
     import transformers
-    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate import DistributedDataParallelKwargs
 
     if steps <= 0:
         return []
@@ -225,8 +225,7 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
     opt = torch.optim.AdamW(trainable(model, stage, cfg), weight_decay=0.0)
     sched = transformers.get_cosine_schedule_with_warmup(opt, max(1, steps // 10), steps)
     # the plain mode leaves the bridge unused, and the stages freeze different parts
-    acc = Accelerator(cpu=not device.startswith("cuda"), mixed_precision="no", step_scheduler_with_optimizer=False,
-                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    acc = make_accelerator(device, "no", kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     step_loss, opt, sched = acc.prepare(StageLoss(model, cfg, stage), opt, sched)
     rng = np.random.default_rng(seed + stage)
     lengths = np.array([len(d.tokens) for d in items])
