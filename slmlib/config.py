@@ -50,8 +50,8 @@ class Config:
 
     @property
     def training_workers(self) -> int:
-        """Processes for stages that train SLMs: one when SFT is launched as a script (the
-        launcher takes the devices and a port of its own), else ``num_workers``."""
+        """Processes for stages that train SLMs (SFT, DPO): one when training is launched as a
+        script (the launcher takes the devices and a port of its own), else ``num_workers``."""
         return 1 if self.slm.launch else self.num_workers
 
 

@@ -134,3 +134,40 @@ def test_paired_deltas_are_per_item_differences():
     assert d.loc["cer", "delta"] == pytest.approx(-0.1)
     assert d.loc["cer", "high"] == pytest.approx(-0.1)          # the same shift on every item
     assert d.loc["f0_std_st", "delta"] == pytest.approx(1.0) and d.loc["f0_std_st", "n"] == 4
+
+
+def _dpo_inputs(sft):
+    folder, vocab, utts = sft
+    rng = np.random.default_rng(1)
+    pairs = [Pair("en", u.text, u.tokens, rng.integers(0, 30, len(u.tokens)), group="stab" if i % 2 else "expr")
+             for i, u in enumerate(utts[:16])]
+    return folder, pairs, AlignConfig(steps=4, batch_pairs=8, lr=1e-3, warmup=1, bf16=False)
+
+
+def test_dpo_as_a_script_trains_the_in_process_policy(sft, tmp_path):
+    from slmlib.align.dpo_job import fit_dpo
+
+    folder, pairs, cfg = _dpo_inputs(sft)
+    weights = {"stab": 0.4, "expr": 0.6}
+    direct = fit_dpo(folder, pairs, weights, cfg, 0, tmp_path / "direct", log_every=1)
+    launched = fit_dpo(folder, pairs, weights, cfg, 0, tmp_path / "script", log_every=1, launch="python")
+    assert launched == direct and not (tmp_path / "script.job").exists()
+    a, b = load_slm(tmp_path / "direct")[0], load_slm(tmp_path / "script")[0]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_dpo_under_accelerate_launch_on_two_cpu_processes(sft, tmp_path):
+    import sys
+    from pathlib import Path
+
+    from slmlib.align.dpo_job import fit_dpo
+
+    folder, pairs, cfg = _dpo_inputs(sft)
+    accelerate = Path(sys.executable).with_name("accelerate")
+    launch = f"{accelerate} launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no " \
+             "--dynamo_backend no --main_process_port 29523"
+    log = fit_dpo(folder, pairs, {"stab": 0.5, "expr": 0.5}, cfg, 0,
+                  tmp_path / "ddp", log_every=1, launch=launch)
+    assert [e["step"] for e in log] == [1, 2, 3, 4] and all(np.isfinite(e["loss"]) for e in log)
+    policy, _ = load_slm(tmp_path / "ddp")
+    assert all(torch.isfinite(p).all() for p in policy.parameters())

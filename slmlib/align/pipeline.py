@@ -37,7 +37,8 @@ import pandas as pd
 
 from slmlib.align.config import AlignConfig
 from slmlib.align.dgsa import dgsa_pairs, preference_pairs, style_prompts
-from slmlib.align.dpo import Pair, dgsa_weights, train_dpo
+from slmlib.align.dpo import Pair, dgsa_weights
+from slmlib.align.dpo_job import fit_dpo
 from slmlib.cache import StageCache
 from slmlib.config import Config
 from slmlib.evaluate import summarise
@@ -188,8 +189,8 @@ def _system_job(job: dict) -> dict:
                   "weights": job["weights"], "pairs": job["pairs_key"]}
 
         def train(folder: Path) -> list[dict]:
-            return train_dpo(model_folder, job["pairs"], job["weights"], align, align.seed,
-                             folder / "model", device=job["eval"]["device"])
+            return fit_dpo(model_folder, job["pairs"], job["weights"], align, align.seed, folder / "model",
+                           device=job["eval"]["device"], launch=job["eval"]["slm"].launch)
 
         step = cache.run("dgsa.dpo", params, train, inputs=[model_key])
         model_folder, model_key, log = step.path / "model", step.key, step.value
@@ -245,7 +246,7 @@ def run_systems(sft: dict, pairs: dict[str, PreferenceData], data: scaling.Scali
     for label, changes in (variants or {}).items():
         jobs.append(job(f"DGSA ({label})", sft, pairs["identity"], lambdas(align), ("on",),
                         settings=dataclasses.replace(align, **changes)))
-    with process_pool(cfg.num_workers) as pool:
+    with process_pool(cfg.training_workers) as pool:
         done = list(pool.map(_system_job, jobs))
     per_utt = pd.concat([t for d in done for t in d["tables"]], ignore_index=True)
     samples = per_utt[(per_utt.system == "SFT") & (per_utt["style"] == "on")

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from slmlib.align.config import AlignConfig, TDSCConfig
-from slmlib.align.dpo import Pair, train_dpo
+from slmlib.align.dpo import Pair
+from slmlib.align.dpo_job import fit_dpo
 from slmlib.cache import StageCache
 from slmlib.codec.analysis import SpeakerStats
 from slmlib.evaluate import transcribe_tokens
@@ -206,10 +207,9 @@ def update(model: Path, model_key: str, sft_model: Path, sft_key: str, filtered:
             start = folder / "sft"
         if preference:
             reference = start if cfg.reference == "round" else sft_model
-            log["dpo"] = train_dpo(start, preference, {"default": 1.0},
-                                   _dpo_settings(align, cfg, len(preference)), cfg.seed,
-                                   folder / "dpo", device=device, reference_folder=reference,
-                                   log_every=1)
+            log["dpo"] = fit_dpo(start, preference, {"default": 1.0}, _dpo_settings(align, cfg, len(preference)),
+                                 cfg.seed, folder / "dpo", device=device, log_every=1, reference=reference,
+                                 launch=slm.launch)
         log["final"] = "dpo" if preference else "sft"
         return log
 

@@ -41,10 +41,11 @@ class SLMConfig:
     # language tags, speech tokens) of the embedding; merged into the model when saved
     lora_rank: int = later(0)           # 0 = full fine-tuning
     lora_alpha: int = later(32)
-    # run SFT as a script (slmlib.train) under this command instead of in the notebook's process,
+    # run SFT, DPO and generation as scripts (slmlib.train, slmlib.align.dpo_job, slmlib.generate)
+    # under this command instead of in the notebook's process,
     # e.g. "accelerate launch --config_file configs/accelerate/multi_gpu.yaml",
-    # "torchrun --nproc_per_node 2" or "python"; "-m slmlib.train <job.json>" is appended and the
-    # command runs in the project folder. "" = in process. One process trains the same model.
+    # "torchrun --nproc_per_node 2" or "python"; "-m <script> <job.json>" is appended and the
+    # command runs in the project folder. "" = in process. One process gives the same results.
     launch: str = later("")
     # generation
     temperature: float = 0.9
