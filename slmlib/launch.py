@@ -7,6 +7,7 @@ made in the same kernel).
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import subprocess
@@ -42,6 +43,22 @@ def run_launched(command: str, module: str, job: Path) -> None:
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
         raise RuntimeError(f"{' '.join(argv)} exited with {code}; the end of {log_path}:\n{tail}")
+
+
+def launch_beside(out: Path, command: str, module: str, write_job: Callable[[Path], Path], log_file: str
+                  ) -> list[dict]:
+    """Write a job into ``<out>.job/`` with ``write_job(folder)``, run ``module`` on it under
+    ``command``, remove the job once the script has saved its result into ``out`` (a failed run
+    keeps it, and any checkpoint, for a rerun) and return the log the script wrote there."""
+    folder = Path(out).with_name(Path(out).name + ".job")
+    run_launched(command, module, write_job(folder))
+    shutil.rmtree(folder)
+    return json.loads((Path(out) / log_file).read_text())
+
+
+def training_summary(log: list[dict]) -> str:
+    """A training script's one line per process."""
+    return f"step {log[-1]['step']}, loss {log[-1]['loss']:.4f}" if log else "no steps"
 
 
 def script_main(module: str, doc: str, run: Callable[[Path], Any], summary: Callable[[Any], str],

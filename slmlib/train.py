@@ -19,10 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-import shutil
 from pathlib import Path
 
-from slmlib.launch import run_launched, script_main
+from slmlib.launch import launch_beside, script_main, training_summary
 from slmlib.model.config import SLMConfig
 from slmlib.model.train import LOG_FILE, train_slm
 from slmlib.model.vocab import SpeechVocab
@@ -65,16 +64,12 @@ def fit_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, cfg
     saved (a failed run keeps it and its checkpoint for a rerun). Returns the training log."""
     if not cfg.launch:
         return train_slm(examples, vocab, cfg, seed, out, resume_dir, device, log_every)
-    folder = Path(out).with_name(Path(out).name + ".job")
-    job = write_job(folder, examples, vocab, cfg, seed, out, device, resume_dir, log_every)
-    run_launched(cfg.launch, "slmlib.train", job)
-    shutil.rmtree(folder)
-    return json.loads((Path(out) / LOG_FILE).read_text())
+    return launch_beside(out, cfg.launch, "slmlib.train", lambda folder: write_job(
+        folder, examples, vocab, cfg, seed, out, device, resume_dir, log_every), LOG_FILE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    script_main("slmlib.train", __doc__, run_job,
-                lambda log: f"step {log[-1]['step']}, loss {log[-1]['loss']:.4f}" if log else "no steps", argv)
+    script_main("slmlib.train", __doc__, run_job, training_summary, argv)
 
 
 if __name__ == "__main__":

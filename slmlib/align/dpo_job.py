@@ -13,12 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-import shutil
 from pathlib import Path
 
 from slmlib.align.config import AlignConfig
 from slmlib.align.dpo import DPO_LOG, Pair, train_dpo
-from slmlib.launch import run_launched, script_main
+from slmlib.launch import launch_beside, script_main, training_summary
 
 PAIRS_FILE = "pairs.pkl"
 
@@ -50,16 +49,12 @@ def fit_dpo(start: Path, pairs: list[Pair], weights: dict[str, float], cfg: Alig
     beside ``out`` and removed once the policy is saved; a failed run keeps it)."""
     if not launch:
         return train_dpo(start, pairs, weights, cfg, seed, out, device, log_every, reference)
-    folder = Path(out).with_name(Path(out).name + ".job")
-    job = write_job(folder, start, pairs, weights, cfg, seed, out, device, log_every, reference)
-    run_launched(launch, "slmlib.align.dpo_job", job)
-    shutil.rmtree(folder)
-    return json.loads((Path(out) / DPO_LOG).read_text())
+    return launch_beside(out, launch, "slmlib.align.dpo_job", lambda folder: write_job(
+        folder, start, pairs, weights, cfg, seed, out, device, log_every, reference), DPO_LOG)
 
 
 def main(argv: list[str] | None = None) -> None:
-    script_main("slmlib.align.dpo_job", __doc__, run_job,
-                lambda log: f"step {log[-1]['step']}, loss {log[-1]['loss']:.4f}" if log else "no steps", argv)
+    script_main("slmlib.align.dpo_job", __doc__, run_job, training_summary, argv)
 
 
 if __name__ == "__main__":
