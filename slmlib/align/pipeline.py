@@ -27,8 +27,6 @@ Systems and what is chosen where P1 is silent:
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +42,7 @@ from slmlib.config import Config
 from slmlib.evaluate import summarise
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.judges.proxies import naturalness_proxy
-from slmlib.model.data import Utterance
+from slmlib.model.data import Utterance, promptable
 from slmlib.model.train import load_slm
 from slmlib.parallel import process_pool
 from slmlib.scaling import pipeline as scaling
@@ -137,11 +135,8 @@ def preference_data(data: scaling.ScalingData, sft: dict, cfg: Config, cache: St
     """Cached: y_expr and y_stab of the frozen SFT model for ``pair_texts`` real texts."""
     align, slm = cfg.align, cfg.slm
     real = scaling.training_utterances(data, alpha, real_only=True)
-    clips = Counter(u.speaker for u in real)
-    lone = [u for u in real if clips[u.speaker] < 2]
-    if lone:      # a corpus speaker with one clip: no other utterance of theirs to prompt with
-        warnings.warn(f"DGSA leaves out {len(lone)} real clips whose speaker has no other clip to prompt with")
-        real = [u for u in real if clips[u.speaker] >= 2]
+    keep = promptable([u.speaker for u in real], "DGSA leaves out {n} real clips")
+    real = [u for u, k in zip(real, keep) if k]
     if not real:
         raise ValueError(f"the alpha = {alpha} training set has no real speech: DGSA needs real "
                          "recordings as the chosen side of its pairs (TDSC, notebook 04, does not)")

@@ -96,7 +96,7 @@ class ASRJudges:
         return [self.keys[lang]] + ([folder_key(self.speaker_model)] if self.speaker_model else [])
 
 
-def pretrained_asr_judges(folder: str, langs: list[str]) -> ASRJudges:
+def pretrained_asr_judges(folder: str, langs: list[str], speaker_model: str = "") -> ASRJudges:
     """A transformers ASR model on disk (e.g. Whisper, as P1 judges Thai) as every language's
     judge, in place of the world's recognisers; nothing is trained."""
     key = folder_key(folder)
@@ -104,7 +104,8 @@ def pretrained_asr_judges(folder: str, langs: list[str]) -> ASRJudges:
                      folders={lang: folder for lang in langs}, keys={lang: key for lang in langs},
                      table=pd.DataFrame({"lang": langs, "model": folder, "stride": "pretrained",
                                          "clips": 0, "resynthesised": 0, "data_seconds": 0.0,
-                                         "train_seconds": 0.0, "final_loss": np.nan}))
+                                         "train_seconds": 0.0, "final_loss": np.nan}),
+                     speaker_model=speaker_model)
 
 
 def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesConfig,
@@ -112,8 +113,7 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
     """One recogniser per language, trained in parallel and cached (or, with
     ``cfg.asr_model``, that model for every language)."""
     if cfg.asr_model:
-        judges = pretrained_asr_judges(cfg.asr_model, sorted(manifest.lang.unique()))
-        return dataclasses.replace(judges, speaker_model=cfg.speaker_model)
+        return pretrained_asr_judges(cfg.asr_model, sorted(manifest.lang.unique()), cfg.speaker_model)
     jobs = []
     for lang in sorted(manifest.lang.unique()):
         rows, resynth = asr_training_rows(manifest, lang, cfg, seed)

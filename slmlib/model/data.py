@@ -22,6 +22,21 @@ class Utterance:
     tokens: np.ndarray
 
 
+def promptable(speakers: list[str], left_out: str) -> np.ndarray:
+    """Which utterances have another utterance of their speaker to take a style prompt from (a
+    prompt is never the target itself); the rest, a real-corpus speaker with a single clip, are
+    counted in a warning that starts with ``left_out`` (a phrase with ``{n}``)."""
+    import warnings
+    from collections import Counter
+
+    clips = Counter(speakers)
+    keep = np.array([clips[s] >= 2 for s in speakers], dtype=bool)
+    if not keep.all():
+        warnings.warn(left_out.format(n=int((~keep).sum())) + " whose speaker has no other clip to take a "
+                      "style prompt from")
+    return keep
+
+
 def with_prompts(utts: list[Utterance], prob: float, max_tokens: int, seed: int
                  ) -> list[tuple[Utterance, np.ndarray | None]]:
     """Pair each utterance with a prompt (the first ``max_tokens`` of another utterance of the

@@ -514,11 +514,10 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
         rows.append(_use_row(name, nll["right"], nll["wrong"], seed))
     if TAGGED in results:
         model = EmotionTagTTS.from_pretrained(results[TAGGED]["folder"])
-        index = {e: i for i, e in enumerate(setup.sd.emotions)}
-        replies = [d.reply for d in setup.sd.items(test, tokens=False)]
         tokens = [setup.sd.data.tokens[i] for i in test.id]
-        nll = {k: nats_per_token(model, replies, tokens, [index[e] for e in f.emotion])
-               for k, f in (("right", test), ("wrong", wrong))}
+        told = {k: setup.sd.items(f, tokens=False) for k, f in (("right", test), ("wrong", wrong))}
+        nll = {k: nats_per_token(model, [d.reply for d in ds], tokens, [d.emotion for d in ds])
+               for k, ds in told.items()}
         rows.append(_use_row(TAGGED, nll["right"], nll["wrong"], seed))
     return pd.DataFrame(rows)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from slmlib.evaluate import judge_tokens, summarise
 from slmlib.metrics import token_entropy
 from slmlib.judges.pipeline import ASRJudges
 from slmlib.model.config import SLMConfig
-from slmlib.model.data import Utterance, encode_examples, with_prompts
+from slmlib.model.data import Utterance, encode_examples, promptable, with_prompts
 from slmlib.model.generate import Request
 from slmlib.model.train import epochs
 from slmlib.model import vocab as vocab_mod
@@ -90,11 +89,7 @@ def evaluation_items(manifest: pd.DataFrame, fitted: FittedCodec, lang: str, lim
     test = manifest[(manifest.split == "test") & manifest.is_real & (manifest.lang == lang)]
     first_ref = test.groupby("speaker").path.first()
     rows = rest[rest.lang == lang]
-    clips = rows.speaker.map(rows.speaker.value_counts())
-    if (clips < 2).any():   # a corpus speaker with one test clip: no other clip to prompt with
-        warnings.warn(f"evaluation leaves out {int((clips < 2).sum())} {lang} test clips whose speaker "
-                      "has no other test clip (style prompts come from another clip of the same speaker)")
-        rows = rows[clips >= 2]
+    rows = rows[promptable(list(rows.speaker), "evaluation leaves out {n} " + lang + " test clips")]
     if limit:
         rows = rows.groupby("speaker").head(int(np.ceil(limit / rows.speaker.nunique()))).head(limit)
     items = rows.assign(reference_path=rows.speaker.map(first_ref), recording_path=rows.path)
