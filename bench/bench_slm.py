@@ -32,7 +32,8 @@ import torch
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
-from slmlib.model.train import bf16_supported, build_model, load_slm, target_logprobs
+from slmlib.hardware import bf16_supported
+from slmlib.model.train import build_model, load_slm, target_logprobs
 from slmlib.model.vocab import SpeechVocab
 
 try:                      # run as a script (bench/bench_slm.py) or as a module

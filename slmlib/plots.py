@@ -230,3 +230,22 @@ def verdict_overview(claims: pd.DataFrame, sections: list[str]) -> plt.Figure:
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def codec_ceiling(summary: pd.DataFrame) -> plt.Figure:
+    """CER of each rung of the codec ladder (slmlib.codec.ceiling) per language, with 95 % CIs:
+    where the line climbs is where the codec loses intelligibility."""
+    cer = summary[(summary.kind == "CER") & (summary.lang != "all")]
+    order = list(dict.fromkeys(cer.what))
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for colour, (lang, g) in zip(sns.color_palette(PALETTE), cer.groupby("lang")):
+        g = g.set_index("what").loc[order]
+        x = range(len(order))
+        ax.errorbar(x, g.estimate, yerr=[g.estimate - g.low, g.high - g.estimate], fmt="o-",
+                    color=colour, capsize=3, label=lang)
+    ax.set_xticks(range(len(order)), order, rotation=25, ha="right")
+    ax.set_ylabel("CER (ASR judge)")
+    ax.set_title("held-out real speech through the codec, one stage at a time")
+    ax.legend(title="language")
+    fig.tight_layout()
+    return fig

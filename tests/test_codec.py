@@ -87,3 +87,50 @@ def test_bad_input(fitted, clips):
         codec.decode(np.array([CFG.vocab_size]), stats)
     with pytest.raises(ValueError, match="whole number"):
         CodecConfig(tokens_per_second=30).frames_per_token
+
+
+def test_ceiling_ladder_adds_one_stage_at_a_time(fitted, clips):
+    import dataclasses
+
+    from slmlib.codec import ceiling
+
+    codec, stats = fitted
+    rungs = ceiling.ladder(codec, clips[1], stats)
+    assert list(rungs) == ["10 ms steps", "20 ms steps", "40 ms steps", "+ pitch codes",
+                           "+ content codes", "codec", "codec, clip's own timbre"]
+    assert np.array_equal(rungs["codec"], codec.decode(codec.encode(clips[1], stats), stats))
+    for y in rungs.values():
+        assert y.dtype == np.float32 and abs(len(y) - len(clips[1])) < 16000 * 0.05
+    every_rung = {r for _, with_it, without in ceiling.stages(CFG) for r in (with_it, without)}
+    assert every_rung == set(rungs) | {"original"}
+    # the unquantised 10 ms rung keeps the melody; 40 ms averaging keeps less spectral detail
+    _, a = f0_contour(clips[1])
+    _, b = f0_contour(rungs["10 ms steps"])
+    n = min(len(a), len(b))
+    both = (a[:n] > 0) & (b[:n] > 0)
+    assert np.corrcoef(np.log(a[:n][both]), np.log(b[:n][both]))[0, 1] > 0.9
+    fast = dataclasses.replace(CFG, tokens_per_second=50)
+    assert [s for s, *_ in ceiling.stages(fast)] == [
+        "WORLD vocoder, 40-d envelope", "averaging frames to 20 ms", "pitch codes", "content codes",
+        "both codes", "timbre from reference clips"]
+
+
+def test_ceiling_summary_costs_are_paired_differences():
+    import pandas as pd
+
+    from slmlib.codec import ceiling
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.3, 40)
+    steps = {"original": 0.0, "10 ms steps": 0.02, "20 ms steps": 0.05, "40 ms steps": 0.1,
+             "+ pitch codes": 0.12, "+ content codes": 0.25, "codec": 0.3, "codec, clip's own timbre": 0.28}
+    scores = pd.concat([pd.DataFrame({"lang": "th", "id": [f"u{i}" for i in range(40)], "cer": base + d,
+                                      "condition": c}) for c, d in steps.items()])
+    summary = ceiling.summarise_ceiling(scores, CFG)
+    cost = summary[(summary.lang == "th") & (summary.kind == "cost (CER)")].set_index("what")
+    assert cost.loc["content codes", "estimate"] == pytest.approx(0.15)
+    assert cost.loc["timbre from reference clips", "estimate"] == pytest.approx(0.02)
+    # a constant difference has a zero-width interval
+    assert cost.loc["pitch codes", "low"] == pytest.approx(cost.loc["pitch codes", "high"])
+    text = ceiling.findings(summary)
+    assert "th: CER 0.2" in text and "The costliest: content codes." in text

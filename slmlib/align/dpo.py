@@ -19,7 +19,8 @@ from torch import nn
 
 from slmlib.align.config import AlignConfig
 from slmlib.model.data import collate
-from slmlib.model.train import TrainingError, bf16_supported, make_accelerator, target_logprobs
+from slmlib.hardware import bf16_supported
+from slmlib.model.train import TrainingError, make_accelerator, target_logprobs
 from slmlib.model.vocab import SpeechVocab
 
 DPO_LOG = "dpo_log.json"

@@ -42,10 +42,11 @@ class SpeechCodec:
         return w
 
     @staticmethod
-    def pool(frames: Frames, stats: SpeakerStats, config: CodecConfig
+    def pool(frames: Frames, stats: SpeakerStats, config: CodecConfig, frames_per_step: int | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per token: mean normalised cepstrum (L, D), voiced flag (L,), mean semitones (L,)."""
-        n = config.frames_per_token
+        """Per step (a token's frames unless ``frames_per_step`` is given): mean normalised
+        cepstrum (L, D), voiced flag (L,), mean semitones (L,)."""
+        n = frames_per_step or config.frames_per_token
         length = max(1, int(np.ceil(len(frames.f0) / n)))
         pad = length * n - len(frames.f0)
         cep = np.pad((frames.cepstra - stats.cepstra_mean) / stats.cepstra_std, ((0, pad), (0, 0)),
@@ -57,6 +58,14 @@ class SpeechCodec:
         st_sum = (st.reshape(length, n) * voiced_frames).sum(axis=1)
         st_mean = st_sum / np.maximum(voiced_frames.sum(axis=1), 1)
         return cep.reshape(length, n, -1).mean(axis=1), voiced, st_mean
+
+    @staticmethod
+    def pool_aperiodicity(frames: Frames, frames_per_step: int) -> np.ndarray:
+        """Mean coded aperiodicity per step (L, B), padded like :meth:`pool`."""
+        n = frames_per_step
+        length = max(1, int(np.ceil(len(frames.f0) / n)))
+        a = np.pad(frames.aperiodicity, ((0, length * n - len(frames.f0)), (0, 0)), mode="edge")
+        return a.reshape(length, n, -1).mean(axis=1)
 
     def pitch_codes(self, voiced: np.ndarray, st: np.ndarray) -> np.ndarray:
         return np.where(voiced, 1 + np.digitize(st, self.config.pitch_edges), 0)
@@ -86,11 +95,7 @@ class SpeechCodec:
         return (content * self.config.n_pitch_codes + self.pitch_codes(voiced, st)).astype(np.int64)
 
     def decode(self, tokens: np.ndarray, stats: SpeakerStats) -> np.ndarray:
-        """Tokens + a reference's timbre -> 16 kHz float32 audio (WORLD synthesis).
-
-        Envelopes are interpolated linearly between token centres and F0 is interpolated and
-        smoothed inside voiced runs, so there is no buzz or click at token edges.
-        """
+        """Tokens + a reference's timbre -> 16 kHz float32 audio (WORLD synthesis)."""
         cfg = self.config
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.ndim != 1 or len(tokens) == 0:
@@ -98,21 +103,37 @@ class SpeechCodec:
         if tokens.min() < 0 or tokens.max() >= cfg.vocab_size:
             raise ValueError(f"tokens must lie in [0, {cfg.vocab_size}), got {tokens.min()}..{tokens.max()}")
         content, pitch = tokens // cfg.n_pitch_codes, tokens % cfg.n_pitch_codes
-        n, length = cfg.frames_per_token, len(tokens)
+        voiced = pitch > 0
+        return self.decode_steps(self.centroids[content], voiced, self.pitch_centres[pitch],
+                                 self.ap_table[content, voiced.astype(int)], stats)
+
+    def decode_steps(self, cepstra: np.ndarray, voiced: np.ndarray, semitones: np.ndarray,
+                     aperiodicity: np.ndarray, stats: SpeakerStats,
+                     frames_per_step: int | None = None) -> np.ndarray:
+        """Per-step features -> audio: speaker-normalised cepstra (L, D), voicing (L,), semitones
+        re the speaker's median (L,) and coded aperiodicity (L, B), each step
+        ``frames_per_step`` frames long (default: one token's). ``decode`` looks the steps up in
+        the codebooks; :mod:`slmlib.codec.ceiling` feeds unquantised ones to see what each
+        stage of the codec costs.
+
+        Envelopes are interpolated linearly between step centres and F0 is interpolated and
+        smoothed inside voiced runs, so there is no buzz or click at step edges.
+        """
+        cfg = self.config
+        n = frames_per_step or cfg.frames_per_token
+        length = len(voiced)
         frame_idx = np.arange(length * n)
         centres = (np.arange(length) + 0.5) * n - 0.5
-        cep_tokens = self.centroids[content] * stats.cepstra_std + stats.cepstra_mean
-        cep = np.stack([np.interp(frame_idx, centres, cep_tokens[:, d]) for d in range(cfg.n_cepstra)], 1)
-        voiced_tok = pitch > 0
-        voiced = np.repeat(voiced_tok, n)
+        cep_steps = cepstra * stats.cepstra_std + stats.cepstra_mean
+        cep = np.stack([np.interp(frame_idx, centres, cep_steps[:, d]) for d in range(cfg.n_cepstra)], 1)
+        voiced_frames = np.repeat(voiced, n)
         log_f0 = np.zeros(len(frame_idx))
-        if voiced_tok.any():
-            st_tok = self.pitch_centres[pitch]
-            st = np.interp(frame_idx, centres[voiced_tok], st_tok[voiced_tok])
-            st = _smooth_runs(st, voiced, width=5)
+        if voiced.any():
+            st = np.interp(frame_idx, centres[voiced], semitones[voiced])
+            st = _smooth_runs(st, voiced_frames, width=5)
             log_f0 = stats.log_f0_median + st * np.log(2) / 12
-        f0 = np.where(voiced, np.exp(log_f0), 0.0)
-        ap_coded = np.repeat(self.ap_table[content, voiced_tok.astype(int)], n, axis=0)
+        f0 = np.where(voiced_frames, np.exp(log_f0), 0.0)
+        ap_coded = np.repeat(aperiodicity, n, axis=0)
         fft = pyworld.get_cheaptrick_fft_size(SAMPLE_RATE)
         sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(cep), SAMPLE_RATE, fft)
         ap = pyworld.decode_aperiodicity(np.ascontiguousarray(ap_coded), SAMPLE_RATE, fft)
@@ -151,9 +172,7 @@ class SpeechCodec:
             pooled.append(p)
             voiced.append(v)
             st.append(s)
-            n = config.frames_per_token
-            a = np.pad(frames.aperiodicity, ((0, len(p) * n - len(frames.f0)), (0, 0)), mode="edge")
-            ap.append(a.reshape(len(p), n, -1).mean(axis=1))
+            ap.append(cls.pool_aperiodicity(frames, config.frames_per_token))
         X, V, S, A = np.concatenate(pooled), np.concatenate(voiced), np.concatenate(st), np.concatenate(ap)
         if len(X) < config.codebook_size:
             raise ValueError(f"{len(X)} pooled frames cannot fit {config.codebook_size} codes; "

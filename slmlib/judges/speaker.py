@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from slmlib.data.manifest import SAMPLE_RATE
+from slmlib.hardware import torch_threads
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,7 +33,8 @@ def embed(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     x = preprocess_wav(np.asarray(wav, dtype=np.float32), source_sr=SAMPLE_RATE)
     if len(x) < 1600:            # VAD trimmed (nearly) everything: use the raw clip
         x = np.asarray(wav, dtype=np.float32)
-    return _encoder().embed_utterance(x)
+    with torch_threads(1):
+        return _encoder().embed_utterance(x)
 
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from slmlib.hardware import bf16_supported
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.vocab import IGNORE, SpeechVocab
@@ -26,14 +27,6 @@ LOG_FILE = "train_log.json"
 
 class TrainingError(RuntimeError):
     """Training that cannot go on (NaN loss, no data)."""
-
-
-def bf16_supported(device: str) -> bool:
-    """bf16 autocast pays off on GPUs with bf16 and CPUs with AVX512-BF16 or AMX."""
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    cpu = torch.backends.cpu.get_cpu_capability()
-    return "AMX" in cpu or "AVX512" in cpu
 
 
 def make_accelerator(device: str, mixed_precision: str, **options):

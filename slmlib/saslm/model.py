@@ -21,8 +21,9 @@ from torch import nn
 
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.generate import Request, generate_speech
-from slmlib.model.train import (TrainingError, bf16_supported, decoder_states, labelled_logprobs, lora_adapters,
-                                load_slm, make_accelerator)
+from slmlib.hardware import bf16_supported
+from slmlib.model.train import (TrainingError, decoder_states, labelled_logprobs, lora_adapters, load_slm,
+                                make_accelerator)
 from slmlib.model.vocab import SpeechVocab
 from slmlib.saslm.bridge import ar1_kl, kl_weight
 from slmlib.saslm.config import SASLMConfig

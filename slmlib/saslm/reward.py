@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from slmlib.metrics import repetition_rate
-from slmlib.model.train import TrainingError, bf16_supported
+from slmlib.hardware import bf16_supported
+from slmlib.model.train import TrainingError
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.model import SASLM, Dialogue, sequence_logprobs, trainable
 

@@ -19,7 +19,8 @@ from torch import nn
 
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.generate import Request, generate_speech
-from slmlib.model.train import TrainingError, bf16_supported, load_slm, target_logprobs
+from slmlib.hardware import bf16_supported
+from slmlib.model.train import TrainingError, load_slm, target_logprobs
 from slmlib.model.vocab import SpeechVocab
 from slmlib.saslm.config import SASLMConfig
 
