@@ -134,3 +134,4 @@ def test_ceiling_summary_costs_are_paired_differences():
     assert cost.loc["pitch codes", "low"] == pytest.approx(cost.loc["pitch codes", "high"])
     text = ceiling.findings(summary)
     assert "th: CER 0.2" in text and "The costliest: content codes." in text
+    assert list(ceiling.table(summary, "CER").index) == list(steps)     # ladder order, not alphabetical

@@ -82,6 +82,7 @@ def _ladder_chunk(items: list[tuple[str, str, SpeakerStats]], codec_folder: str)
     names = []
     for source, folder, stats in items:
         rungs = ladder(codec, load_audio(source), stats)
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for i, y in enumerate(rungs.values()):
             write_flac(Path(folder) / f"{i}.flac", y)
         names.append(list(rungs))
@@ -113,9 +114,10 @@ def summarise_ceiling(scores: pd.DataFrame, cfg: CodecConfig, seed: int = 0) -> 
     """Per language (and all together): mean CER of every rung with a bootstrap 95 % CI, and
     what each stage costs (the rung with it minus the rung without it, paired over clips)."""
     out = []
+    order = list(dict.fromkeys(scores.condition))         # as recorded, then up the ladder
     for lang, g in [*scores.groupby("lang"), ("all", scores)]:
-        cer = g.pivot_table(index=["lang", "id"], columns="condition", values="cer")
-        for condition in cer.columns:
+        cer = g.pivot_table(index=["lang", "id"], columns="condition", values="cer")[order]
+        for condition in order:
             est, lo, hi = bootstrap_ci(cer[condition], seed=seed)
             out.append({"lang": lang, "what": condition, "kind": "CER", "estimate": est, "low": lo,
                         "high": hi})
