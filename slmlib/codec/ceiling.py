@@ -33,9 +33,16 @@ from slmlib.codec.config import CodecConfig
 from slmlib.codec.pipeline import FittedCodec
 from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
-from slmlib.judges.pipeline import ASRJudges, score_transcripts, transcribe
+from slmlib.judges.pipeline import ASRJudges, score_conditions
 from slmlib.parallel import map_chunks
 from slmlib.stats import bootstrap_ci, paired_difference_ci
+
+
+def step_sizes(cfg: CodecConfig) -> list[int]:
+    """Frames per step of the unquantised rungs: single frames, half a token, a token."""
+    n = cfg.frames_per_token
+    return sorted({1, max(1, n // 2), n})
+
 
 def step_name(frames_per_step: int, frame_ms: float) -> str:
     return f"{frames_per_step * frame_ms:g} ms steps"
@@ -45,7 +52,7 @@ def stages(cfg: CodecConfig) -> list[tuple[str, str, str]]:
     """What each stage of the codec costs, as (stage, the rung with it, the rung without it)."""
     fine, token = step_name(1, cfg.frame_ms), step_name(cfg.frames_per_token, cfg.frame_ms)
     out = [("WORLD vocoder, 40-d envelope", fine, "original")]
-    for step in sorted({cfg.frames_per_token // 2, cfg.frames_per_token} - {0, 1}):
+    for step in step_sizes(cfg)[1:]:
         out.append((f"averaging frames to {step * cfg.frame_ms:g} ms", step_name(step, cfg.frame_ms), fine))
     return out + [("pitch codes", "+ pitch codes", token), ("content codes", "+ content codes", token),
                   ("both codes", "codec", token),
@@ -57,13 +64,12 @@ def ladder(codec: SpeechCodec, wav: np.ndarray, stats: SpeakerStats) -> dict[str
     cfg = codec.config
     frames = analyse(wav, cfg.n_cepstra, cfg.frame_ms, aperiodicity=True)
     n = cfg.frames_per_token
-    out = {}
-    for step in sorted({1, max(1, n // 2), n}):
-        cep, voiced, st = codec.pool(frames, stats, cfg, frames_per_step=step)
-        out[step_name(step, cfg.frame_ms)] = codec.decode_steps(
-            cep, voiced, st, codec.pool_aperiodicity(frames, step), stats, frames_per_step=step)
-    cep, voiced, st = codec.pool(frames, stats, cfg)
-    ap = codec.pool_aperiodicity(frames, n)
+    out, pooled = {}, {}
+    for step in step_sizes(cfg):
+        pooled[step] = (*codec.pool(frames, stats, cfg, frames_per_step=step),
+                        codec.pool_aperiodicity(frames, step))
+        out[step_name(step, cfg.frame_ms)] = codec.decode_steps(*pooled[step], stats, frames_per_step=step)
+    cep, voiced, st, ap = pooled[n]
     pitch_st = codec.pitch_centres[codec.pitch_codes(voiced, st)]
     content = codec.content_codes(cep)
     out["+ pitch codes"] = codec.decode_steps(cep, voiced, pitch_st, ap, stats)
@@ -103,9 +109,7 @@ def ceiling_scores(rows: pd.DataFrame, fitted: FittedCodec, timbres: dict[str, S
         conditions = {"original": list(rows.path)}
         for i, name in enumerate(names):
             conditions[name] = [str(folder / r.id / f"{i}.flac") for r in rows.itertuples()]
-        keep = rows[["id", "lang", "speaker", "text"]]
-        return pd.concat([score_transcripts(keep, transcribe(paths, list(rows.lang), judges, workers))
-                          .assign(condition=name) for name, paths in conditions.items()], ignore_index=True)
+        return score_conditions(rows, conditions, judges, workers)
 
     return cache.run("codec.ceiling", params, compute, inputs=[fitted.key, *judges.keys.values()]).value
 
@@ -147,7 +151,8 @@ def table(summary: pd.DataFrame, kind: str) -> pd.DataFrame:
     """``summary`` rows of one kind ("CER" or "cost (CER)") as "estimate [low, high]" strings,
     one column per language, in ladder order."""
     rows = summary[summary.kind == kind]
-    cells = rows.assign(cell=[f"{r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}]" if kind != "CER"
-                              else f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}]" for r in rows.itertuples()])
+    number = "{:.3f}" if kind == "CER" else "{:+.3f}"
+    cells = rows.assign(cell=[f"{number.format(r.estimate)} [{number.format(r.low)}, {number.format(r.high)}]"
+                              for r in rows.itertuples()])
     wide = cells.pivot(index="what", columns="lang", values="cell")
     return wide.loc[list(dict.fromkeys(rows.what))].rename_axis(kind, axis=0).rename_axis(None, axis=1)

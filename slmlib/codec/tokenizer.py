@@ -47,25 +47,19 @@ class SpeechCodec:
         """Per step (a token's frames unless ``frames_per_step`` is given): mean normalised
         cepstrum (L, D), voiced flag (L,), mean semitones (L,)."""
         n = frames_per_step or config.frames_per_token
-        length = max(1, int(np.ceil(len(frames.f0) / n)))
-        pad = length * n - len(frames.f0)
-        cep = np.pad((frames.cepstra - stats.cepstra_mean) / stats.cepstra_std, ((0, pad), (0, 0)),
-                     mode="edge")
-        f0 = np.pad(frames.f0, (0, pad), mode="edge")
+        cep = _in_steps((frames.cepstra - stats.cepstra_mean) / stats.cepstra_std, n)
+        f0 = _in_steps(frames.f0, n)
         st = np.where(f0 > 0, 12 * (np.log(np.maximum(f0, 1e-3)) - stats.log_f0_median) / np.log(2), 0.0)
-        voiced_frames = (f0 > 0).reshape(length, n)
+        voiced_frames = f0 > 0
         voiced = voiced_frames.mean(axis=1) >= 0.5
-        st_sum = (st.reshape(length, n) * voiced_frames).sum(axis=1)
+        st_sum = (st * voiced_frames).sum(axis=1)
         st_mean = st_sum / np.maximum(voiced_frames.sum(axis=1), 1)
-        return cep.reshape(length, n, -1).mean(axis=1), voiced, st_mean
+        return cep.mean(axis=1), voiced, st_mean
 
     @staticmethod
     def pool_aperiodicity(frames: Frames, frames_per_step: int) -> np.ndarray:
         """Mean coded aperiodicity per step (L, B), padded like :meth:`pool`."""
-        n = frames_per_step
-        length = max(1, int(np.ceil(len(frames.f0) / n)))
-        a = np.pad(frames.aperiodicity, ((0, length * n - len(frames.f0)), (0, 0)), mode="edge")
-        return a.reshape(length, n, -1).mean(axis=1)
+        return _in_steps(frames.aperiodicity, frames_per_step).mean(axis=1)
 
     def pitch_codes(self, voiced: np.ndarray, st: np.ndarray) -> np.ndarray:
         return np.where(voiced, 1 + np.digitize(st, self.config.pitch_edges), 0)
@@ -197,6 +191,14 @@ class SpeechCodec:
             np.add.at(counts, content[V == v], 1)
             table[:, v] = np.where(counts[:, None] > 0, sums / np.maximum(counts[:, None], 1), fallback)
         return cls(config, centroids, centres, table)
+
+
+def _in_steps(x: np.ndarray, n: int) -> np.ndarray:
+    """Frames (T, ...) as steps of ``n`` frames (L, n, ...), the last step padded with the last
+    frame."""
+    length = max(1, int(np.ceil(len(x) / n)))
+    pad = [(0, length * n - len(x))] + [(0, 0)] * (x.ndim - 1)
+    return np.pad(x, pad, mode="edge").reshape(length, n, *x.shape[1:])
 
 
 def _smooth_runs(values: np.ndarray, mask: np.ndarray, width: int) -> np.ndarray:

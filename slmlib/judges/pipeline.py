@@ -150,6 +150,16 @@ def score_transcripts(rows: pd.DataFrame, hypotheses: list[str]) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
+def score_conditions(rows: pd.DataFrame, conditions: dict[str, list[str]], judges: ASRJudges,
+                     workers: int) -> pd.DataFrame:
+    """Each condition's clips (paths in ``rows`` order: the same utterances recorded or
+    processed differently) transcribed by their language's judge and scored against
+    ``rows.text``; one row per clip and condition."""
+    keep = rows[["id", "lang", "speaker", "text"]]
+    return pd.concat([score_transcripts(keep, transcribe(paths, list(rows.lang), judges, workers))
+                      .assign(condition=name) for name, paths in conditions.items()], ignore_index=True)
+
+
 def _resynthesise_chunk(items: list[tuple[str, str, SpeakerStats]], codec_folder: str) -> list[str]:
     from slmlib.world.render import write_flac
 
@@ -349,7 +359,6 @@ def codec_variant_cer(manifest: pd.DataFrame, base: CodecConfig, variants: dict[
               for name, ov in variants.items()}
     _, rows = heldout_timbres(manifest, next(iter(fitted.values())).codec)
     rows = rows[rows.lang.isin(list(langs))].groupby("speaker").head(per_speaker)
-    keep = ["id", "lang", "speaker", "is_real", "text"]
     out = []
     conditions = {"original": list(rows.path)}
     for name, f in fitted.items():
@@ -361,8 +370,7 @@ def codec_variant_cer(manifest: pd.DataFrame, base: CodecConfig, variants: dict[
         step = cache.run("judges.codec_variant", {"clips": sorted(rows.audio_sha)}, compute,
                          inputs=[f.key])
         conditions[name] = [str(step.path / f"{i}.flac") for i in rows.id]
-    for name, paths in conditions.items():
-        scored = score_transcripts(rows[keep], transcribe(paths, list(rows.lang), judges, workers))
+    for name, scored in score_conditions(rows, conditions, judges, workers).groupby("condition", sort=False):
         for lang, g in scored.groupby("lang"):
             est, lo, hi = bootstrap_ci(g.cer)
             out.append({"condition": name, "lang": lang, "cer": est, "cer_low": lo, "cer_high": hi,
