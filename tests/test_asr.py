@@ -3,13 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from slmlib.judges.asr import ASR, ASRConfig, CharVocab, CTCRecognizer, choose_stride, log_mel, train_asr
+from slmlib.judges.asr import (ASR, ASRConfig, CharVocab, CTCRecognizer, _mel_filters, choose_stride, log_mel,
+                               spec_augment, train_asr)
 from slmlib.world.render import UtteranceSpec, render
 from slmlib.world.voices import synthetic_systems
 
 TEXTS = ["the dog will find a ball", "we should meet the old man", "they might hear music",
          "my friend could open this door", "a cat can see the red ball", "she would not swim today"]
-TINY = ASRConfig(conv_channels=64, hidden=64, layers=1, lr=3e-3, warmup_steps=20, steps=300, stride=2)
+TINY = ASRConfig(conv_channels=64, hidden=64, layers=1, lr=3e-3, warmup_steps=20, steps=300, stride=2,
+                 vtlp_warps=())
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,34 @@ def test_stride_leaves_room_for_every_character():
     assert choose_stride(np.full(100, 12.0)) == 4      # Thai-like: 25 frames/s >= 1.6 x 12
     assert choose_stride(np.full(100, 19.0)) == 3      # English-like
     assert choose_stride(np.full(100, 30.0)) == 2
+
+
+def test_vtlp_warps_move_the_mel_filters():
+    base, down, up = (_mel_filters(40, a).numpy() for a in (1.0, 1.1, 0.9))
+    assert np.allclose(_mel_filters(40, 1.0).numpy(), base)
+    peak = lambda fb: fb.argmax(1)[5:35]              # filter centres (FFT bins), away from the ends
+    assert (peak(down) < peak(base)).all() and (peak(up) > peak(base)).all()
+    wav = np.random.default_rng(0).normal(size=8000).astype(np.float32)
+    assert not torch.allclose(log_mel(wav, warp=1.1), log_mel(wav))
+
+
+def test_spec_augment_masks_within_each_clip_and_repeats_with_its_seed():
+    x, lengths = torch.ones(3, 50, 40), torch.tensor([50, 30, 10])
+    cfg = ASRConfig(time_masks=2, time_mask_frames=8, freq_masks=2, freq_mask_bands=6)
+    a = spec_augment(x, lengths, cfg, torch.Generator().manual_seed(0))
+    b = spec_augment(x, lengths, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and torch.equal(x, torch.ones(3, 50, 40))     # input untouched
+    masked = (a == 0).float()
+    assert 0 < masked.mean() < 0.5
+    assert (masked[1, 30:] == 0).all() and (masked[2, 10:] == 0).all()   # padding left alone
+    # at most 2 x 8 masked frames (whole rows) and 2 x 6 masked channels per clip
+    assert (masked[0].all(1).sum() <= 16) and (masked[0].all(0).sum() <= 12)
+
+
+def test_regularised_training_is_deterministic_and_leaves_inference_alone(data):
+    wavs, texts = data
+    cfg = ASRConfig(conv_channels=16, hidden=16, layers=2, steps=5, dropout=0.2, time_masks=1,
+                    freq_masks=1, vtlp_warps=(0.9, 1.0, 1.1))
+    one, two = train_asr(wavs[:3], texts[:3], cfg), train_asr(wavs[:3], texts[:3], cfg)
+    assert [r["loss"] for r in one.log] == [r["loss"] for r in two.log]
+    assert one.transcribe(wavs[:2]) == one.transcribe(wavs[:2])        # dropout off in eval

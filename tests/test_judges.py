@@ -91,3 +91,26 @@ def test_emotion_classifier_by_local_path(tmp_path, expressive):
     assert judge.predict(clips) == [judge.labels[i] for i in probs.argmax(axis=1)]
     with pytest.raises(ValueError, match="resample"):
         judge.predict(clips, sample_rate=8000)
+
+
+def test_speaker_gap_is_held_out_over_training_speakers_cer():
+    from slmlib.judges.pipeline import findings, speaker_gap
+
+    dev = pd.DataFrame({"lang": ["th"] * 4 + ["en"] * 2, "cer": [0.1] * 4 + [0.2, 0.2]})
+    test = pd.DataFrame({"lang": ["th"] * 6 + ["lo"] * 2, "is_real": [True] * 5 + [False] + [True] * 2,
+                         "condition": ["original"] * 4 + ["resynthesis", "original", "original", "original"],
+                         "cer": [0.3, 0.3, 0.3, 0.3, 0.9, 0.0, 0.5, 0.5]})
+    gap = speaker_gap(dev, test)
+    # en has no held-out rows and lo no dev rows; th: only real original clips count
+    assert gap.lang.tolist() == ["th"]
+    row = gap.iloc[0]
+    assert row["training speakers"] == 0.1 and row["held-out speakers"] == 0.3
+    assert row["ratio"] == pytest.approx(3.0) and row["ratio low"] == pytest.approx(row["ratio high"])
+    summary = pd.DataFrame({"lang": ["th"], "kind": ["real"], "condition": ["original"], "cer_mean": [0.3],
+                            "cer_low": [0.3], "cer_high": [0.3], "wer_mean": [0.5], "wer_corpus": [0.5],
+                            "cer_corpus": [0.3]})
+    table = pd.DataFrame({"lang": ["th"], "stride": [4], "train_seconds": [1.0], "data_seconds": [1.0]})
+    emotion = pd.DataFrame({"emotion": ["sad", "happy"], "predicted": ["sad", "sad"]})
+    quality = pd.DataFrame({"what": ["any fault", "precision (rejected that had a fault)", "clean clips kept"],
+                            "rate": [0.5, 0.5, 0.5]})
+    assert "3.00x [3.00, 3.00]" in findings(summary, table, emotion, quality, gap)

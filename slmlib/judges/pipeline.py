@@ -244,6 +244,41 @@ def summarise_asr(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 
+def asr_dev_scores(manifest: pd.DataFrame, judges: ASRJudges, cache: StageCache, workers: int
+                   ) -> pd.DataFrame:
+    """Real ``dev`` clips (training speakers saying texts no judge has heard) transcribed by
+    their language's judge; one row per clip with WER/CER. Cached on the judges."""
+    dev = manifest[(manifest.split == "dev") & manifest.is_real]
+
+    def compute(folder: Path) -> pd.DataFrame:
+        return score_conditions(dev, {"original": list(dev.path)}, judges, workers)
+
+    return cache.run("judges.asr_dev", {"clips": sorted(dev.audio_sha)}, compute,
+                     inputs=list(judges.keys.values())).value
+
+
+def speaker_gap(dev_scores: pd.DataFrame, test_scores: pd.DataFrame) -> pd.DataFrame:
+    """Per language with real ``dev`` speech: CER of training speakers on new texts, of
+    held-out speakers on new texts (original recordings), and their ratio with a bootstrap
+    95 % CI. A ratio near 1 says the judge's errors come from the texts or the speaking
+    style, not from voices it has not heard; a large one says it does not generalise across
+    speakers."""
+    from slmlib.stats import bootstrap_ci, ratio_ci
+
+    test = test_scores[test_scores.is_real & (test_scores.condition == "original")]
+    rows = []
+    for lang, dev in dev_scores.groupby("lang"):
+        held = test[test.lang == lang].cer
+        if held.empty:
+            continue
+        d, t = bootstrap_ci(dev.cer), bootstrap_ci(held)
+        r = ratio_ci(held, dev.cer)
+        rows.append({"lang": lang, "training speakers": d[0], "training low": d[1], "training high": d[2],
+                     "held-out speakers": t[0], "held-out low": t[1], "held-out high": t[2],
+                     "ratio": r[0], "ratio low": r[1], "ratio high": r[2]})
+    return pd.DataFrame(rows).round(4)
+
+
 def speaker_registers(manifest: pd.DataFrame, timbres: dict[str, SpeakerStats], codec: SpeechCodec,
                       refs: int = 10) -> dict[str, float]:
     """Typical F0 (Hz) of every real speaker: from its timbre when the codec has one, else
@@ -308,7 +343,7 @@ def cer_by(scores: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.DataFrame,
-             filter_quality: pd.DataFrame) -> str:
+             filter_quality: pd.DataFrame, gap: pd.DataFrame | None = None) -> str:
     """Closing lines about the judges, from this run's numbers, with the issue's bars."""
     from slmlib.stats import bootstrap_ci
 
@@ -326,6 +361,10 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
             line += (f"; after the codec round trip CER {q.cer_mean:.3f}, calibrated "
                      f"{q.calibrated_cer:+.3f} [{q.calibrated_low:+.3f}, {q.calibrated_high:+.3f}]")
         lines.append(line + ".")
+    for r in ([] if gap is None else gap.to_dict("records")):
+        lines.append(f"- ASR {r['lang']}: training speakers on new texts CER {r['training speakers']:.3f}, "
+                     f"held-out speakers {r['held-out speakers']:.3f}: {r['ratio']:.2f}x "
+                     f"[{r['ratio low']:.2f}, {r['ratio high']:.2f}] the errors on voices it has not heard.")
     if "model" in asr_table:
         lines.append(f"- The recogniser is the pretrained model {asr_table.model.iloc[0]} (not trained here).")
     else:
