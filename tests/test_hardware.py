@@ -1,0 +1,21 @@
+import torch
+
+from slmlib import hardware
+
+
+def test_bf16_needs_bf16_units_not_just_avx512(monkeypatch):
+    for flags, expected in (({"avx2", "avx512f"}, False), ({"avx512f", "avx512_bf16"}, True),
+                            ({"amx_bf16", "amx_tile"}, True), ({"avx2"}, False)):
+        monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert hardware.bf16_supported("cpu") is expected
+    # without /proc/cpuinfo only an AMX capability counts
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset())
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert hardware.bf16_supported("cpu") is False
+
+
+def test_torch_threads_restores_the_count():
+    before = torch.get_num_threads()
+    with hardware.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
