@@ -21,9 +21,9 @@ has no real training speakers, only the 24 judge speakers), Thai 0.189 -> 0.176 
 which the judge also trains on, are read slightly worse (Thai +0.010 [+0.003, +0.017] as
 recorded, +0.012 [+0.001, +0.022] after the codec; Lao and English +0.016 to +0.019 after the
 codec); held-out real speech after the codec moves by Lao -0.035 [-0.052, -0.021], English
--0.008 and Thai +0.007 (both CIs span 0). SpecAugment (2 time and 2 frequency masks) with dropout 0.1 on top of VTLP
-raised the held-out CERs again (Thai 0.213, Lao 0.187), so those options stay off: at this
-budget the recogniser underfits. Thai's training speakers saying new texts (``dev``) are read
+-0.008 and Thai +0.007 (both CIs span 0). SpecAugment (2 time and 2 frequency masks) with
+dropout 0.1 on top of VTLP raised the held-out CERs again (Thai 0.213, Lao 0.187), so those
+options stay off: at this budget the recogniser underfits. Thai's training speakers saying new texts (``dev``) are read
 almost as badly (0.169) as held-out ones (0.176), and twice the steps (1,800, 1,053 s instead
 of about 600 s) brought Thai to 0.141 and 0.135 (0.064 on synthetic speech).
 """
@@ -120,16 +120,26 @@ def _mel_filters(n_mels: int, warp: float = 1.0) -> torch.Tensor:
     return torch.from_numpy(base).float()
 
 
-def log_mel(wav: np.ndarray, n_mels: int = 40, warp: float = 1.0) -> torch.Tensor:
-    """(T, n_mels) log-mel features, 25 ms windows every 10 ms, normalised per utterance
-    (``warp``: see :func:`_mel_filters`)."""
+def power_spectrum(wav: np.ndarray) -> torch.Tensor:
+    """(201, T) power spectrum, 25 ms windows every 10 ms: the part of the features that
+    every VTLP warp of a clip shares."""
     x = torch.as_tensor(np.asarray(wav, dtype=np.float32))
     if x.ndim != 1 or len(x) < 400:
         raise ValueError(f"need mono audio of at least 400 samples, got shape {tuple(x.shape)}")
-    spec = torch.stft(x, n_fft=400, hop_length=160, window=torch.hann_window(400),
+    return torch.stft(x, n_fft=400, hop_length=160, window=torch.hann_window(400),
                       return_complex=True).abs() ** 2
+
+
+def mel_features(spec: torch.Tensor, n_mels: int = 40, warp: float = 1.0) -> torch.Tensor:
+    """(T, n_mels) log-mel features of a :func:`power_spectrum`, normalised per utterance
+    (``warp``: see :func:`_mel_filters`)."""
     mel = torch.log(_mel_filters(n_mels, warp) @ spec + 1e-6).T
     return (mel - mel.mean(0)) / (mel.std(0) + 1e-5)
+
+
+def log_mel(wav: np.ndarray, n_mels: int = 40, warp: float = 1.0) -> torch.Tensor:
+    """(T, n_mels) log-mel features, 25 ms windows every 10 ms, normalised per utterance."""
+    return mel_features(power_spectrum(wav), n_mels, warp)
 
 
 class CTCRecognizer(nn.Module):
@@ -247,7 +257,8 @@ def train_asr(wavs: list[np.ndarray], texts: list[str], cfg: ASRConfig = ASRConf
     rng = np.random.default_rng(cfg.seed)
     vocab = CharVocab.from_texts(texts)
     warps = cfg.vtlp_warps or (1.0,)
-    copies = [[log_mel(w, cfg.n_mels, a) for a in warps] for w in wavs]
+    copies = [[mel_features(spec, cfg.n_mels, a) for a in warps]
+              for spec in map(power_spectrum, wavs)]
     targets = [torch.tensor(vocab.encode(t)) for t in texts]
     model = CTCRecognizer(cfg, len(vocab))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -261,6 +272,7 @@ def train_asr(wavs: list[np.ndarray], texts: list[str], cfg: ASRConfig = ASRConf
     while step < cfg.steps:
         for idx in _batches([len(c[0]) for c in copies], cfg.max_batch_frames, rng):
             model.train()
+            # no draw without warps: vtlp_warps=() trains exactly the judge of earlier versions
             pick = rng.integers(len(warps), size=len(idx)) if len(warps) > 1 else [0] * len(idx)
             x, lengths = _pad([copies[i][k] for i, k in zip(idx, pick)])
             if cfg.time_masks or cfg.freq_masks:
