@@ -1,3 +1,5 @@
+import json
+
 import jiwer
 import numpy as np
 import pytest
@@ -56,7 +58,20 @@ def test_save_load_and_determinism(trained, data, tmp_path):
         train_asr(wavs[:2], TEXTS[:1], TINY)
 
 
-@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_a_judge_saved_before_layer_norm_and_vtlp_loads_as_trained(data, tmp_path):
+    wavs, texts = data
+    old_cfg = ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5, layer_norm=False, vtlp_warps=())
+    folder = train_asr(wavs[:2], texts[:2], old_cfg).save_pretrained(tmp_path / "old")
+    meta = json.loads((folder / "asr_config.json").read_text())
+    for option in ("layer_norm", "vtlp_warps"):       # what an earlier version wrote
+        del meta["config"][option]
+    (folder / "asr_config.json").write_text(json.dumps(meta))
+    loaded = ASR.from_pretrained(folder)
+    assert loaded.cfg == old_cfg and isinstance(loaded.model.norm, torch.nn.Identity)
+    assert isinstance(CTCRecognizer(ASRConfig(conv_channels=8, hidden=8), 5).norm, torch.nn.LayerNorm)
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4, 5, 6, 8])
 def test_output_lengths_follow_the_stride(stride):
     model = CTCRecognizer(ASRConfig(conv_channels=8, hidden=8, layers=1, stride=stride), 5)
     lengths = torch.tensor([101, 57, 9])
