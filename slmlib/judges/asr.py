@@ -31,7 +31,8 @@ of about 600 s) brought Thai to 0.141 and 0.135 (0.064 on synthetic speech).
 Architecture (Thai, the same data, 900 steps, fp32, one thread each, CER on held-out real
 speakers): a LayerNorm between the convolutions and the GRU lowered CER 0.176 -> 0.161 (paired
 -0.015 [-0.025, -0.004]; dev 0.169 -> 0.156, synthetic 0.105 -> 0.085) at the same cost per step
-(0.38 s), and 0.135 -> 0.119 at 1,800 steps; it is on by default. In notebook 00 (paired over
+(0.38 s), and 0.135 -> 0.119 at 1,800 steps (with it at 1,800 steps: Lao 0.123, English 0.104,
+English dev 0.052); it is on by default. In notebook 00 (paired over
 the same test clips, with minus without): held-out real Lao -0.008 [-0.018, +0.002], English
 +0.002 [-0.003, +0.008]; synthetic voices Thai -0.019 [-0.027, -0.012], English -0.005
 [-0.009, -0.002] as recorded and -0.016 [-0.023, -0.008] after the codec: about what VTLP had
