@@ -1,11 +1,11 @@
 """A small CTC recogniser: the world's ASR judge (characters, one model per language).
 
-Log-mel front end (torch STFT + librosa's mel filters), two 1-D convolutions (the first
-divides the frame rate by ``stride``), a LayerNorm, a bidirectional GRU and a linear CTC head.
-The pilot in this world (shared/notes/pilot_slm_erosion.md) used this shape without the
-LayerNorm at stride 2: 1.5M parameters,
-CER 0.068 on held-out real English after ~7 minutes on 2 cores. torch supplies every part;
-only the wiring and the training loop (length-bucketed, warm-up then linear decay) are here.
+Log-mel front end (torch STFT + librosa's mel filters), two 1-D convolutions (the first divides
+the frame rate by ``stride``), a LayerNorm, a bidirectional GRU and a linear CTC head. The
+pilot in this world (shared/notes/pilot_slm_erosion.md) used this shape without the LayerNorm
+at stride 2: 1.5M parameters, CER 0.068 on held-out real English after ~7 minutes on 2 cores.
+torch supplies every part; only the wiring and the training loop (length-bucketed, warm-up then
+linear decay) are here.
 
 Measured choices (Thai world, 300 s of bf16 training on one core each, CER on the held-out
 real speakers): stride 2 / lr 2e-3 / 9,000-frame batches 0.39 (238 steps); stride 4 /
@@ -30,17 +30,16 @@ of about 600 s) brought Thai to 0.141 and 0.135 (0.064 on synthetic speech).
 
 Architecture (Thai, the same data, 900 steps, fp32, one thread each, CER on held-out real
 speakers): a LayerNorm between the convolutions and the GRU lowered CER 0.176 -> 0.161 (paired
--0.015 [-0.025, -0.004]; dev 0.169 -> 0.156, synthetic 0.105 -> 0.085) at the same cost per step
-(0.38 s), and 0.135 -> 0.119 at 1,800 steps (with it at 1,800 steps: Lao 0.123, English 0.104,
-English dev 0.052); it is on by default. In notebook 00 (paired over
-the same test clips, with minus without): held-out real Lao -0.008 [-0.018, +0.002], English
-+0.002 [-0.003, +0.008]; synthetic voices Thai -0.019 [-0.027, -0.012], English -0.005
-[-0.009, -0.002] as recorded and -0.016 [-0.023, -0.008] after the codec: about what VTLP had
-cost them. Measured and not adopted:
-learning rate 6e-3 with it (0.174); conv 192 / GRU 160 (0.170, 16 % faster); a bidirectional
-LSTM (0.205, 10 % faster per step); a 4-layer transformer with depthwise convolutions, d 144
-(0.225 in 259 s); byte-pair units (500, from ``tokenizers``) instead of characters (0.45 at
-stride 4, 0.55 at stride 8: far slower to learn at this budget).
+-0.015 [-0.025, -0.004]; dev 0.169 -> 0.156, synthetic 0.105 -> 0.085) at the same cost per
+step (0.38 s), and 0.135 -> 0.119 at 1,800 steps (with it at 1,800 steps: Lao 0.123, English
+0.104, English dev 0.052); it is on by default. In notebook 00 (paired over the same test
+clips, with minus without): held-out real Lao -0.008 [-0.018, +0.002], English +0.002 [-0.003,
++0.008]; synthetic voices Thai -0.019 [-0.027, -0.012], English -0.005 [-0.009, -0.002] as
+recorded and -0.016 [-0.023, -0.008] after the codec: about what VTLP had cost them. Measured
+and not adopted: learning rate 6e-3 with it (0.174); conv 192 / GRU 160 (0.170, 16 % faster); a
+bidirectional LSTM (0.205, 10 % faster per step); a 4-layer transformer with depthwise
+convolutions, d 144 (0.225 in 259 s); byte-pair units (500, from ``tokenizers``) instead of
+characters (0.45 at stride 4, 0.55 at stride 8: far slower to learn at this budget).
 """
 from __future__ import annotations
 
