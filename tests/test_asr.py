@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import jiwer
@@ -58,17 +59,31 @@ def test_save_load_and_determinism(trained, data, tmp_path):
         train_asr(wavs[:2], TEXTS[:1], TINY)
 
 
-def test_a_judge_saved_before_layer_norm_and_vtlp_loads_as_trained(data, tmp_path):
+def test_a_judge_saved_before_layer_norm_vtlp_and_the_lm_loads_as_trained(data, tmp_path):
     wavs, texts = data
-    old_cfg = ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5, layer_norm=False, vtlp_warps=())
+    old_cfg = ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5, layer_norm=False, vtlp_warps=(),
+                        lm_order=0)
     folder = train_asr(wavs[:2], texts[:2], old_cfg).save_pretrained(tmp_path / "old")
     meta = json.loads((folder / "asr_config.json").read_text())
-    for option in ("layer_norm", "vtlp_warps"):       # what an earlier version wrote
-        del meta["config"][option]
+    for option in ("layer_norm", "vtlp_warps", "lm_order", "lm_weight", "length_bonus", "beam"):
+        del meta["config"][option]                    # what an earlier version wrote
     (folder / "asr_config.json").write_text(json.dumps(meta))
+    (folder / "lm_texts.json").unlink()
     loaded = ASR.from_pretrained(folder)
-    assert loaded.cfg == old_cfg and isinstance(loaded.model.norm, torch.nn.Identity)
+    assert loaded.cfg == old_cfg and isinstance(loaded.model.norm, torch.nn.Identity) and loaded.lm is None
     assert isinstance(CTCRecognizer(ASRConfig(conv_channels=8, hidden=8), 5).norm, torch.nn.LayerNorm)
+
+
+def test_the_lm_decoder_is_saved_with_the_judge(trained, data, tmp_path):
+    wavs, texts = data
+    assert trained.cfg.lm_order and trained.lm_texts == sorted(set(texts))
+    folder = trained.save_pretrained(tmp_path / "lm")
+    assert ASR.from_pretrained(folder).lm_texts == trained.lm_texts
+    greedy = ASR(dataclasses.replace(trained.cfg, lm_order=0), trained.vocab, trained.model)
+    assert jiwer.cer(texts, trained.transcribe(wavs)) <= jiwer.cer(texts, greedy.transcribe(wavs))
+    (folder / "lm_texts.json").unlink()
+    with pytest.raises(FileNotFoundError, match="lm_texts.json"):
+        ASR.from_pretrained(folder)
 
 
 @pytest.mark.parametrize("stride", [2, 3, 4, 5, 6, 8])

@@ -56,8 +56,8 @@ from torch import nn
 
 from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.hardware import bf16_supported
+from slmlib.judges.ctc_decoder import BLANK, CharNgramLM, beam_decode, greedy_decode
 
-BLANK = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,12 @@ class ASRConfig:
     time_mask_frames: int = 20         # longest such span (10 ms frames)
     freq_masks: int = 0                # SpecAugment: bands of mel channels set to the mean
     freq_mask_bands: int = 6           # widest such band (mel channels)
+    # decoding (slmlib.judges.ctc_decoder): prefix beam search with a character n-gram LM of
+    # the training transcripts; lm_order 0 decodes greedily
+    lm_order: int = 6
+    lm_weight: float = 0.8
+    length_bonus: float = 1.5          # per character: offsets the LM's pull towards short texts
+    beam: int = 8
 
 
 def choose_stride(chars_per_second: np.ndarray, margin: float = 1.6) -> int:
@@ -229,18 +235,26 @@ class ASR:
     vocab: CharVocab
     model: CTCRecognizer
     log: list[dict] = dataclasses.field(default_factory=list)
+    lm_texts: list[str] = dataclasses.field(default_factory=list)   # the LM's training transcripts
+
+    @functools.cached_property
+    def lm(self) -> CharNgramLM | None:
+        return CharNgramLM(self.lm_texts, self.cfg.lm_order) if self.cfg.lm_order else None
 
     @torch.no_grad()
     def transcribe(self, wavs: list[np.ndarray], batch: int = 16) -> list[str]:
-        """Greedy CTC decoding of 16 kHz clips."""
+        """Transcripts of 16 kHz clips: beam search with the character LM, or greedy without."""
         self.model.eval()
         out = []
         for i in range(0, len(wavs), batch):
             feats, lengths = _pad([log_mel(w, self.cfg.n_mels) for w in wavs[i:i + batch]])
             logp, out_lengths = self.model(feats, lengths)
-            for seq, n in zip(logp.argmax(-1), out_lengths):
-                ids = torch.unique_consecutive(seq[:n]).tolist()
-                out.append(self.vocab.decode(ids))
+            for seq, n in zip(logp.float().numpy(), out_lengths.tolist()):
+                if self.lm is None:
+                    out.append(greedy_decode(seq[:n], self.vocab.chars))
+                else:
+                    out.append(beam_decode(seq[:n], self.vocab.chars, self.lm, self.cfg.lm_weight,
+                                           self.cfg.length_bonus, self.cfg.beam))
         return out
 
     def save_pretrained(self, folder: str | Path) -> Path:
@@ -248,6 +262,7 @@ class ASR:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "asr_config.json").write_text(json.dumps(
             {"config": dataclasses.asdict(self.cfg), "chars": self.vocab.chars, "log": self.log}))
+        (folder / "lm_texts.json").write_text(json.dumps(self.lm_texts, ensure_ascii=False))
         torch.save(self.model.state_dict(), folder / "model.pt")
         return folder
 
@@ -261,10 +276,16 @@ class ASR:
         # judges saved before these options existed were trained without them
         settings["vtlp_warps"] = tuple(settings.get("vtlp_warps", ()))
         settings.setdefault("layer_norm", False)
+        settings.setdefault("lm_order", 0)
         cfg, vocab = ASRConfig(**settings), CharVocab(meta["chars"])
         model = CTCRecognizer(cfg, len(vocab))
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
-        return cls(cfg, vocab, model, meta["log"])
+        lm_file = folder / "lm_texts.json"
+        if cfg.lm_order and not lm_file.exists():
+            raise FileNotFoundError(f"{folder} has no lm_texts.json for its lm_order={cfg.lm_order} "
+                                    "decoder; save the judge again with save_pretrained")
+        lm_texts = json.loads(lm_file.read_text()) if cfg.lm_order else []
+        return cls(cfg, vocab, model, meta["log"], lm_texts)
 
 
 def train_asr(wavs: list[np.ndarray], texts: list[str], cfg: ASRConfig = ASRConfig(),
@@ -317,4 +338,4 @@ def train_asr(wavs: list[np.ndarray], texts: list[str], cfg: ASRConfig = ASRConf
             if step >= cfg.steps:
                 break
     bar.close()
-    return ASR(cfg, vocab, model, log)
+    return ASR(cfg, vocab, model, log, sorted(set(texts)) if cfg.lm_order else [])

@@ -20,6 +20,8 @@ class JudgesConfig:
     asr_clips: int = 4000          # original clips per language at most (real ones first)
     asr_resynth: int = 400         # codec-resynthesised training clips per language
     asr_stride: int = 0            # frames per CTC output; 0 = chosen from the speaking rate
+    # decoding: a character n-gram LM of the training transcripts of this order; 0 = greedy
+    asr_lm_order: int = later(6)
     emotion_clips: int = 600       # real training clips per language for the emotion judge
     emotion_max_iter: int = 2000   # logistic-regression iterations of the emotion classifier
     # real judges on local disk (slmlib.judges.by_path), used by every notebook instead of the
