@@ -6,11 +6,13 @@ spells what it hears (Thai tone marks and silent letters, English orthography). 
 of the training transcripts (texts disjoint from every evaluation set, but the same lexicon:
 99 % of test word tokens occur in them) supplies the spelling, as the LMs inside Whisper and
 Paraformer, P1's judges, do. Measured on the default world's 900-step judges (CER on the 200
-real clips of held-out speakers, greedy -> beam 16 with a 6-gram at weight 0.8, bonus 1.0):
-Thai 0.161 -> 0.085, Lao 0.141 -> 0.081, English 0.132 -> 0.076 (paired -0.077, -0.060, -0.056,
-CIs well below 0). The weight and bonus were chosen on the ``dev`` clips (training speakers,
-new texts), where a wide region (weights 0.5-1.0, bonus 1.0-2.0) scored alike; orders 4/6/8:
-Thai dev 0.107 / 0.100 / 0.098; beam 8 matched beam 16 at half the time.
+real clips of held-out speakers, greedy -> the defaults: 6-gram, weight 0.8, bonus 1.5, beam 8):
+Thai 0.161 -> 0.080, Lao 0.141 -> 0.084, English 0.132 -> 0.077 (paired -0.082 [-0.090, -0.073],
+-0.057 [-0.067, -0.048], -0.055 [-0.063, -0.048]); synthetic voices Thai 0.085 -> 0.040, Lao
+0.067 -> 0.045, English 0.034 -> 0.011; 15-35 ms per clip in Python. Weight and bonus were
+chosen on the ``dev`` clips (training speakers, new texts; Thai 0.156 -> 0.098, English 0.071 ->
+0.029), where weights 0.5-1.0 with bonuses 1.0-2.0 scored within 0.006 of each other; orders
+4 / 6 / 8 gave Thai dev 0.107 / 0.100 / 0.098, and beam 8 matched beam 16 at half the time.
 
 The price of any LM judge: garbled speech can be read as a plausible word, so it forgives
 some content errors that greedy decoding counts (``ASRConfig.lm_order = 0`` decodes greedily).
