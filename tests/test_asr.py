@@ -130,3 +130,19 @@ def test_regularised_training_is_deterministic_and_leaves_inference_alone(data):
     one, two = train_asr(wavs[:3], texts[:3], cfg), train_asr(wavs[:3], texts[:3], cfg)
     assert [r["loss"] for r in one.log] == [r["loss"] for r in two.log]
     assert one.transcribe(wavs[:2]) == one.transcribe(wavs[:2])        # dropout off in eval
+
+
+def test_the_padded_bidirectional_gru_matches_packed_sequences():
+    torch.manual_seed(0)
+    model = CTCRecognizer(ASRConfig(conv_channels=24, hidden=16, layers=3), 7)
+    assert not any(k.startswith("_one_way") for k in model.state_dict())   # old judges still load
+    h = torch.randn(4, 30, 24, requires_grad=True)
+    lengths = torch.tensor([30, 17, 25, 1])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+    expected = torch.nn.utils.rnn.pad_packed_sequence(model.rnn(packed)[0], batch_first=True)[0]
+    ours = model._bidirectional(h, lengths)
+    valid = (torch.arange(30)[None] < lengths[:, None])[..., None]
+    torch.testing.assert_close(ours * valid, expected * valid, atol=1e-5, rtol=1e-5)
+    grad_ours = torch.autograd.grad((ours * valid).sum(), model.rnn.weight_hh_l1_reverse)[0]
+    grad_expected = torch.autograd.grad((expected * valid).sum(), model.rnn.weight_hh_l1_reverse)[0]
+    torch.testing.assert_close(grad_ours, grad_expected, atol=1e-5, rtol=1e-4)

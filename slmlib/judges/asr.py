@@ -42,6 +42,12 @@ and not adopted: learning rate 6e-3 with it (0.174); conv 192 / GRU 160 (0.170, 
 bidirectional LSTM (0.205, 10 % faster per step); a 4-layer transformer with depthwise
 convolutions, d 144 (0.225 in 259 s); byte-pair units (500, from ``tokenizers``) instead of
 characters (0.45 at stride 4, 0.55 at stride 8: far slower to learn at this budget).
+
+Speed (900 steps, fp32, the old and the new code side by side on 2 cores): the GRU run
+without packed sequences (``CTCRecognizer._bidirectional``) trained Thai in 250 s instead of
+291 s and English (stride 3, longer batches) in 363 s instead of 462 s, with the same loss
+curves and CERs (held-out real, beam-decoded: Thai 0.0796 both, English 0.0768 vs 0.0765). 600 steps instead
+of 900 with the LM decoder: Thai 0.105, English 0.092 on held-out real speakers.
 """
 from __future__ import annotations
 
@@ -179,16 +185,40 @@ class CTCRecognizer(nn.Module):
         self.rnn = nn.GRU(c, cfg.hidden, cfg.layers, batch_first=True, bidirectional=True,
                           dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.head = nn.Linear(2 * cfg.hidden, vocab_size)
+        # weightless one-way GRU shapes (first layer, later layers) that _bidirectional calls
+        # with self.rnn's weights; a tuple keeps them out of the state dict, the meta device
+        # out of memory and the random number generator
+        self._one_way = tuple(nn.GRU(n_in, cfg.hidden, batch_first=True, device="meta")
+                              for n_in in (c, 2 * cfg.hidden))
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, n_mels) -> log-probabilities (B, T', V) and output lengths (T' = ceil(T/stride))."""
         h = self.norm(self.conv(feats.transpose(1, 2)).transpose(1, 2))
         out_lengths = (lengths - 1) // self.stride + 1
-        packed = nn.utils.rnn.pack_padded_sequence(h, out_lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        h, _ = self.rnn(packed)
-        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=out_lengths.max())
-        return self.head(h).log_softmax(-1), out_lengths
+        return self.head(self._bidirectional(h, out_lengths)).log_softmax(-1), out_lengths
+
+    def _bidirectional(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``self.rnn`` over a padded batch, each layer and direction as a one-way GRU call with
+        its weights. Why not a packed sequence: on CPU the packed GRU's backward pass spends most
+        of its time zero-filling slices; this gives the same outputs on every clip's frames (to
+        float rounding) in 14-21 % less time per training step (module notes). The forward
+        direction never reads the padding after a clip; the backward one runs forward over each
+        clip reversed within its own length (padding stays at the end), then back."""
+        t = torch.arange(h.shape[1])[None]
+        flip = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)[..., None]
+        for layer in range(self.rnn.num_layers):
+            if layer:
+                h = nn.functional.dropout(h, self.rnn.dropout, self.training)
+            one_way = self._one_way[min(layer, 1)]
+            directions = []
+            for suffix in ("", "_reverse"):
+                weights = {f"{name}_l0": getattr(self.rnn, f"{name}_l{layer}{suffix}")
+                           for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+                x = h.gather(1, flip.expand_as(h)) if suffix else h
+                y = torch.func.functional_call(one_way, weights, (x,))[0]
+                directions.append(y.gather(1, flip.expand_as(y)) if suffix else y)
+            h = torch.cat(directions, -1)
+        return h
 
 
 def _batches(lengths: list[int], max_frames: int, rng: np.random.Generator) -> list[list[int]]:
