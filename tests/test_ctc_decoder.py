@@ -3,9 +3,14 @@ import math
 import numpy as np
 import pytest
 
-from slmlib.judges.ctc_decoder import CharNgramLM, beam_decode, greedy_decode
+from slmlib.judges.asr import CharVocab
+from slmlib.judges.ctc_decoder import CharNgramLM, beam_decode, best_path
 
 CHARS = ["a", "b", "c", " "]           # symbol i + 1; 0 is the blank
+
+
+def greedy_decode(logp: np.ndarray) -> str:
+    return CharVocab(CHARS).decode(best_path(logp))
 
 
 def posteriors(frames: list[dict[int, float]]) -> np.ndarray:
@@ -38,18 +43,18 @@ def test_lm_learns_spelling_and_rejects_bad_input():
 
 def test_greedy_merges_repeats_and_drops_blanks():
     logp = posteriors([{1: 0.9}, {1: 0.9}, {0: 0.9}, {1: 0.9}, {2: 0.9}, {0: 0.9}, {2: 0.9}])
-    assert greedy_decode(logp, CHARS) == "aabb"
-    assert greedy_decode(posteriors([{0: 0.9}] * 3), CHARS) == ""
+    assert greedy_decode(logp) == "aabb"
+    assert greedy_decode(posteriors([{0: 0.9}] * 3)) == ""
 
 
 def test_beam_without_lm_weight_follows_the_acoustics():
     lm = CharNgramLM(["cccc"], 3)
     logp = posteriors([{1: 0.9}, {0: 0.9}, {1: 0.9}, {2: 0.8}, {0: 0.9}, {3: 0.9}])
-    assert beam_decode(logp, CHARS, lm, 0.0, 0.0) == greedy_decode(logp, CHARS) == "aabc"
+    assert beam_decode(logp, CHARS, lm, 0.0, 0.0) == greedy_decode(logp) == "aabc"
 
 
 def test_the_lm_settles_what_the_acoustics_leave_open():
     # the middle frame is a near tie between "b" and "c"; the LM has only ever seen "abc"
     logp = posteriors([{1: 0.9}, {0: 0.9}, {2: 0.45, 3: 0.5}, {0: 0.9}, {3: 0.9}])
-    assert greedy_decode(logp, CHARS) == "acc"
+    assert greedy_decode(logp) == "acc"
     assert beam_decode(logp, CHARS, CharNgramLM(["abc"] * 5, 3), 1.0, 0.0) == "abc"

@@ -46,8 +46,9 @@ characters (0.45 at stride 4, 0.55 at stride 8: far slower to learn at this budg
 Speed (900 steps, fp32, the old and the new code side by side on 2 cores): the GRU run
 without packed sequences (``CTCRecognizer._bidirectional``) trained Thai in 250 s instead of
 291 s and English (stride 3, longer batches) in 363 s instead of 462 s, with the same loss
-curves and CERs (held-out real, beam-decoded: Thai 0.0796 both, English 0.0768 vs 0.0765). 600 steps instead
-of 900 with the LM decoder: Thai 0.105, English 0.092 on held-out real speakers.
+curves and CERs (held-out real, beam-decoded: Thai 0.0796 both, English 0.0768 vs 0.0765).
+600 steps instead of 900 with the LM decoder: Thai 0.105, English 0.092 on held-out real
+speakers.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ from torch import nn
 
 from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.hardware import bf16_supported
-from slmlib.judges.ctc_decoder import BLANK, CharNgramLM, beam_decode, greedy_decode
+from slmlib.judges.ctc_decoder import BLANK, CharNgramLM, beam_decode, best_path
 
 
 
@@ -283,7 +284,7 @@ class ASR:
             logp, out_lengths = self.model(feats, lengths)
             for seq, n in zip(logp.float().numpy(), out_lengths.tolist()):
                 if self.lm is None:
-                    out.append(greedy_decode(seq[:n], self.vocab.chars))
+                    out.append(self.vocab.decode(best_path(seq[:n])))
                 else:
                     out.append(beam_decode(seq[:n], self.vocab.chars, self.lm, self.cfg.lm_weight,
                                            self.cfg.length_bonus, self.cfg.beam))

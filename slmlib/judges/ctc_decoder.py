@@ -64,9 +64,10 @@ class CharNgramLM:
     def log_prob(self, history: str, char: str) -> float:
         """Natural log P(char | the last order-1 characters of history); ``char`` may be the
         end of sentence (``end_of_text``)."""
-        key = (history[-(self.order - 1):] if self.order > 1 else "", char)
+        n = self.order - 1
+        context = (_START * n + history[-n:])[-n:] if n else ""    # padded at the start of text
+        key = (context, char)
         if key not in self._memo:
-            context = (_START * (self.order - 1) + key[0])[-(self.order - 1):] if self.order > 1 else ""
             p = self.uniform
             for k in range(self.order):
                 c = context[len(context) - k:] if k else ""
@@ -81,11 +82,11 @@ class CharNgramLM:
         return self.log_prob(history, _END)
 
 
-def greedy_decode(logp: np.ndarray, chars: list[str]) -> str:
-    """Best path: the most likely symbol per frame, repeats merged, blanks dropped."""
+def best_path(logp: np.ndarray) -> list[int]:
+    """Greedy decoding: the most likely symbol per frame, repeats merged (blanks still in;
+    ``CharVocab.decode`` drops them)."""
     best = logp.argmax(-1)
-    keep = (best != BLANK) & np.r_[True, best[1:] != best[:-1]]
-    return "".join(chars[i - 1] for i in best[keep])
+    return best[np.r_[True, best[1:] != best[:-1]]].tolist()
 
 
 def beam_decode(logp: np.ndarray, chars: list[str], lm: CharNgramLM, lm_weight: float,

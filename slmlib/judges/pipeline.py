@@ -121,7 +121,7 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
         stride = cfg.asr_stride or choose_stride(cps.to_numpy())
         jobs.append({"lang": lang, "rows": rows, "resynth": resynth,
                      "asr_cfg": ASRConfig(stride=stride, steps=cfg.asr_steps, seed=seed,
-                                                lm_order=cfg.asr_lm_order),
+                                          lm_order=cfg.asr_lm_order),
                      "codec_folder": str(fitted.folder), "codec_key": fitted.key,
                      "timbres": fitted.timbres, "cache_root": str(cache.root),
                      "cache_version": cache.version})
