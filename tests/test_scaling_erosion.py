@@ -6,7 +6,7 @@ import pytest
 from slmlib import erosion
 from slmlib.evaluate import summarise
 from slmlib.paper_numbers import paper_table
-from slmlib.scaling.data import mixtures
+from slmlib.scaling.data import filtered_pool, mixtures
 
 
 def test_mixtures_follow_p1_proportions_and_nest():
@@ -25,6 +25,33 @@ def test_mixtures_follow_p1_proportions_and_nest():
         mixtures(real, [], (0.5,), 1.25, 0)
     with pytest.raises(ValueError, match="alpha must lie"):
         mixtures(real, pool, (1.5,), 1.25, 0)
+
+
+class _Transcripts:
+    """Stands in for the stage cache: the judge's transcripts of the pool, already computed."""
+
+    def __init__(self, hyps):
+        self.hyps = hyps
+
+    def run(self, name, params, compute, inputs):
+        return type("Step", (), {"value": self.hyps})()
+
+
+@pytest.mark.parametrize("max_wer, kept", [(0.0, [True, False, False]),   # P1's 40 %
+                                            (0.5, [True, True, False]),
+                                            (0.7, [True, True, True])])
+def test_filtered_pool_uses_p1_threshold_unless_given(max_wer, kept):
+    lang = "en"           # space-separated words: the WERs below are exact
+    pool = pd.DataFrame({"id": ["a", "b", "c"], "lang": lang, "split": "train", "is_real": False,
+                         "text": [" ".join("abcdefghi")] * 3, "system": "s",
+                         "duration": 1.0, "audio_sha": ["1", "2", "3"], "faults": [()] * 3,
+                         "path": ["a", "b", "c"]})
+    judges = type("Judges", (), {"keys": {lang: "k"}})()
+    hyps = ["a b c d e f g h i", "a b c d e v w x y", "a b c t u v w x y"]   # WER 0, 4/9, 6/9
+    scored = filtered_pool(pool, lang, judges, _Transcripts(hyps), 1, "judge", max_wer)
+    assert list(scored.keep) == kept
+    with pytest.raises(ValueError, match="filter_max_wer"):
+        filtered_pool(pool.assign(lang="xx"), "xx", judges, _Transcripts(hyps), 1, "judge", 0.0)
 
 
 def test_mixture_entropy_is_concave_with_interior_maximum():

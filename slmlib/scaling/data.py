@@ -18,13 +18,18 @@ FILTERS = ("judge", "labels", "none")
 
 
 def filtered_pool(manifest: pd.DataFrame, lang: str, judges: ASRJudges, cache: StageCache,
-                  workers: int, how: str = "judge", max_wer: float = 0.4) -> pd.DataFrame:
+                  workers: int, how: str = "judge", max_wer: float = 0.0) -> pd.DataFrame:
     """Every synthetic training clip of ``lang`` with column ``keep``: P1's filter (App. F.3)
-    with the language's ASR judge and WER threshold ``max_wer`` (``judge``), the world's fault
-    labels (``labels``: a perfect filter, for the smoke profile whose judges are untrained) or
-    no filter (``none``). The judge's transcripts are cached; the threshold is applied after."""
+    with the language's ASR judge and WER threshold ``max_wer`` (``judge``; 0 = P1's threshold
+    for the language, :class:`FilterConfig`), the world's fault labels (``labels``: a perfect
+    filter, for the smoke profile whose judges are untrained) or no filter (``none``). The
+    judge's transcripts are cached; the threshold is applied after."""
     if how not in FILTERS:
         raise ValueError(f"unknown filter {how!r}; use one of {FILTERS}")
+    filter_cfg = FilterConfig(max_wer={lang: max_wer}) if max_wer else FilterConfig()
+    if how == "judge" and lang not in filter_cfg.max_wer:
+        raise ValueError(f"P1 gives no WER threshold for {lang!r}; set one with "
+                         "-p scaling.filter_max_wer=0.4 (say)")
     rows = manifest[(manifest.lang == lang) & (manifest.split == "train") & ~manifest.is_real]
     if how != "judge":
         return rows.assign(keep=(rows.faults.map(len) == 0) if how == "labels" else True)
@@ -34,9 +39,7 @@ def filtered_pool(manifest: pd.DataFrame, lang: str, judges: ASRJudges, cache: S
 
     hyps = cache.run("scaling.transcripts", {"clips": sorted(rows.audio_sha)}, compute,
                      inputs=[judges.keys[lang]]).value
-    scored = filter_synthetic(rows, pd.Series(hyps, index=rows.index),
-                              FilterConfig(max_wer={lang: max_wer}))
-    return scored
+    return filter_synthetic(rows, pd.Series(hyps, index=rows.index), filter_cfg)
 
 
 def _encode_chunk(items: list[tuple[str, SpeakerStats]], codec_folder: str, cfg) -> list[np.ndarray]:
