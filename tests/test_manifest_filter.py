@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 
 from slmlib.data import manifest as mf
-from slmlib.data.filter import filter_quality, filter_synthetic, has_loop
+from slmlib.data.filter import FilterConfig, filter_quality, filter_synthetic, has_loop
 from slmlib.metrics import utterance_wer
 
 
@@ -61,3 +61,5 @@ def test_filter_catches_loops_and_truncation(tmp_path):
     assert scored.keep.tolist() == [True, True, True, False, False]
     quality = filter_quality(scored).set_index("what").rate
     assert quality["any fault"] == 1.0 and quality["clean clips kept"] == 1.0
+    with pytest.raises(ValueError, match="no WER threshold for \\['en'\\]"):
+        filter_synthetic(df, hyp, FilterConfig(max_wer={"th": 0.4}))

@@ -43,11 +43,22 @@ def duration_ratios(df: pd.DataFrame) -> pd.Series:
     return df["duration"] / (typical * df["text"].str.len())
 
 
+def check_thresholds(cfg: FilterConfig, langs) -> None:
+    """Fail before any work if a language has no WER threshold (its clips would all be
+    rejected silently: a WER compared with a missing threshold is never below it)."""
+    missing = sorted(set(langs) - set(cfg.max_wer))
+    if missing:
+        raise ValueError(f"no WER threshold for {missing} in FilterConfig.max_wer "
+                         f"{cfg.max_wer}; add one (P1 gives Thai 0.40, Lao 0.50), or in a "
+                         "notebook run set -p scaling.filter_max_wer=0.4 (say)")
+
+
 def filter_synthetic(df: pd.DataFrame, hypotheses: pd.Series, cfg: FilterConfig = FilterConfig()
                      ) -> pd.DataFrame:
     """Score every row of ``df`` (indexed like ``hypotheses``: ASR text per row)."""
     if len(hypotheses) != len(df):
         raise ValueError(f"{len(hypotheses)} transcripts for {len(df)} utterances")
+    check_thresholds(cfg, df["lang"])
     out = df.copy()
     out["hypothesis"] = list(hypotheses)
     out["wer"] = [utterance_wer(r, h, lang) for r, h, lang in zip(out.text, out.hypothesis, out.lang)]

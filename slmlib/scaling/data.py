@@ -10,7 +10,7 @@ import pandas as pd
 from slmlib.cache import StageCache
 from slmlib.codec.analysis import SpeakerStats
 from slmlib.codec.pipeline import FittedCodec, analyse_many
-from slmlib.data.filter import FilterConfig, filter_synthetic
+from slmlib.data.filter import FilterConfig, check_thresholds, filter_synthetic
 from slmlib.judges.pipeline import ASRJudges, transcribe
 
 
@@ -27,9 +27,8 @@ def filtered_pool(manifest: pd.DataFrame, lang: str, judges: ASRJudges, cache: S
     if how not in FILTERS:
         raise ValueError(f"unknown filter {how!r}; use one of {FILTERS}")
     filter_cfg = FilterConfig(max_wer={lang: max_wer}) if max_wer else FilterConfig()
-    if how == "judge" and lang not in filter_cfg.max_wer:
-        raise ValueError(f"P1 gives no WER threshold for {lang!r}; set one with "
-                         "-p scaling.filter_max_wer=0.4 (say)")
+    if how == "judge":
+        check_thresholds(filter_cfg, [lang])
     rows = manifest[(manifest.lang == lang) & (manifest.split == "train") & ~manifest.is_real]
     if how != "judge":
         return rows.assign(keep=(rows.faults.map(len) == 0) if how == "labels" else True)
