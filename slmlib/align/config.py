@@ -54,11 +54,11 @@ class TDSCConfig:
     * Temperatures: 4 candidates at each of 0.7, 1.0 and T_max(k) = 0.8 + 0.1 k (App. D.2; Tab.
       12's "T_max(0) = 1.3" contradicts it), so T_max runs 0.9 … 1.3 over k = 1 … 5.
     * The judge's error measure. P1 accepts WER < 40 % with a strong ASR. Our small Lao judge
-      reads even the codec's own resynthesis of real Lao at WER > 1 (Lao words are one or two
-      syllables, one wrong character fails the word; notebook 00), so no candidate could pass
-      a WER bar; the default judges CER (``error = "cer"``) with the bar ``max_error`` placed,
+      reads the default SFT model's speech at a mean WER of 1.06 (Lao words are one or two
+      syllables, one wrong character fails the word), so hardly a candidate could pass a
+      WER bar; the default judges CER (``error = "cer"``) with the bar ``max_error`` placed,
       like P1's 40 % against its SFT's 38.5 % WER, at about the SFT model's mean error: 0.70
-      against the default SFT model's measured test CER of 0.730 (the notebook prints it beside
+      against the default SFT model's measured test CER of 0.709 (the notebook prints it beside
       the bar). ``error = "wer"`` with 0.4 is P1 literally.
     * |x| and Len(y): characters of the text (as CER counts them) and speech tokens; a
       candidate's length is ``tokens / (expected tokens per character × characters)``, the
