@@ -10,6 +10,7 @@ its pace is. A "loop" is any 1-3 word n-gram repeated at least 3 times in a row.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -43,13 +44,13 @@ def duration_ratios(df: pd.DataFrame) -> pd.Series:
     return df["duration"] / (typical * df["text"].str.len())
 
 
-def check_thresholds(cfg: FilterConfig, langs) -> None:
+def check_thresholds(cfg: FilterConfig, langs: Iterable[str]) -> None:
     """Fail before any work if a language has no WER threshold (its clips would all be
     rejected silently: a WER compared with a missing threshold is never below it)."""
     missing = sorted(set(langs) - set(cfg.max_wer))
     if missing:
         raise ValueError(f"no WER threshold for {missing} in FilterConfig.max_wer "
-                         f"{cfg.max_wer}; add one (P1 gives Thai 0.40, Lao 0.50), or in a "
+                         f"{cfg.max_wer}; add one (P1's: {FilterConfig().max_wer}), or in a "
                          "notebook run set -p scaling.filter_max_wer=0.4 (say)")
 
 
