@@ -1,29 +1,91 @@
-"""Process pools for the CPU-bound stages (rendering, WORLD analysis, lexicon checks)."""
+"""Process pools for the CPU-bound stages (rendering, WORLD analysis, judging, encoding).
+
+Two kinds: :func:`process_pool`, a fresh pool for jobs that own their process (training runs
+that set seeds and threads), and the pools behind :func:`map_chunks`, kept alive for the whole
+session. Why keep those: a spawned worker spends about 3.4 s importing torch and slmlib before
+it does any work (measured on 2 cores), and the notebooks call ``map_chunks`` hundreds of
+times (every judged condition of every system); a kept worker also keeps the judges it loaded
+(``slmlib.judges.by_path.load_asr`` caches per process).
+"""
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import wait
 from typing import Any, Callable, Sequence
 
+_SHARED: dict[int, ProcessPoolExecutor] = {}
+_FRESH_THREADS = 0        # torch's thread count in a newly spawned worker
+_FRESH_SEED = 0           # and its generator's seed
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+
+def process_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes started with spawn, not fork: a notebook kernel may
     hold threads (torch, zmq) that fork would copy in a broken state."""
-    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"),
+                               initializer=initializer)
+
+
+def _exit_with_parent() -> None:
+    wait([parent_process().sentinel])
+    os._exit(0)
+
+
+def _start_worker() -> None:
+    """Record a new worker's torch threads; leave Ctrl-C to the parent (a kernel's interrupt or
+    shutdown reaches the whole process group), which drops the pool (:func:`map_chunks`); and
+    exit when the parent dies (a killed kernel), instead of waiting idle for work forever."""
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    global _FRESH_THREADS, _FRESH_SEED
+    _FRESH_THREADS, _FRESH_SEED = torch.get_num_threads(), torch.initial_seed()
+
+
+def _run_chunk(fn: Callable[..., list], chunk: list, *args: Any) -> list:
+    """``fn(chunk, *args)`` in a kept worker, with torch's thread count and random generator
+    reset to a new process's: what one stage set or drew (judging sets one thread) must not
+    change the next one's numbers, which then are the same as in a worker spawned for the call."""
+    import torch
+
+    torch.set_num_threads(_FRESH_THREADS)
+    torch.manual_seed(_FRESH_SEED)
+    return fn(chunk, *args)
+
+
+def shared_pool(workers: int) -> ProcessPoolExecutor:
+    """The session's kept pool of ``workers`` processes (started on first use)."""
+    if workers not in _SHARED:
+        _SHARED[workers] = process_pool(workers, _start_worker)
+    return _SHARED[workers]
 
 
 def map_chunks(fn: Callable[..., list], items: Sequence, workers: int, *args: Any) -> list:
-    """``fn(chunk, *args)`` on ``workers`` interleaved chunks of ``items`` in parallel; the
-    per-item results come back in the order of ``items``. One worker runs in this process
-    (no pool), so a stage that already runs inside a worker process can call this."""
+    """``fn(chunk, *args)`` on ``workers`` interleaved chunks of ``items`` in parallel, on the
+    session's kept pool; the per-item results come back in the order of ``items``. One worker
+    runs in this process (no pool), so a stage that already runs inside a worker process can
+    call this. A pool whose worker died (out of memory, killed) is dropped, so the next call
+    starts a new one; so does one interrupted with Ctrl-C."""
     workers = max(1, min(workers, len(items)))
     if not items:
         return []
     if workers == 1:
         return list(fn(list(items), *args))
     chunks = [list(items[i::workers]) for i in range(workers)]
-    with process_pool(workers) as pool:
-        parts = list(pool.map(fn, chunks, *[[a] * workers for a in args]))
+    pool = shared_pool(workers)
+    try:
+        parts = list(pool.map(_run_chunk, [fn] * workers, chunks, *[[a] * workers for a in args]))
+    except BrokenProcessPool:
+        _SHARED.pop(workers, None)
+        raise
+    except KeyboardInterrupt:           # the workers finish their chunk and exit; the next call starts anew
+        _SHARED.pop(workers).shutdown(wait=False, cancel_futures=True)
+        raise
     out: list = [None] * len(items)
     for w, part in enumerate(parts):
         out[w::workers] = part

@@ -1,3 +1,10 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from slmlib import parallel
 from slmlib.parallel import map_chunks
 
 
@@ -5,8 +12,63 @@ def _square_all(chunk, offset):
     return [x * x + offset for x in chunk]
 
 
+def _pid_and_state(chunk, threads):
+    before = (torch.get_num_threads(), float(torch.rand(1)))
+    torch.set_num_threads(threads)
+    return [(os.getpid(), before)] * len(chunk)
+
+
+def _die(chunk):
+    os._exit(1)
+
+
 def test_map_chunks_keeps_order():
     items = list(range(11))
     assert map_chunks(_square_all, items, 3, 1) == [x * x + 1 for x in items]
     assert map_chunks(_square_all, [], 2, 0) == []
     assert map_chunks(_square_all, [4], 5, 0) == [16]
+
+
+def test_kept_workers_start_each_call_as_new_ones():
+    """The pool outlives a call (same processes), but a thread count one call set or a random
+    draw it made does not reach the next: every call sees a new worker's count and generator."""
+    first = map_chunks(_pid_and_state, [0, 1], 2, 1)
+    second = map_chunks(_pid_and_state, [0, 1], 2, 3)
+    assert {pid for pid, _ in first} & {pid for pid, _ in second}
+    assert [t for _, t in first] == [t for _, t in second]
+
+
+def test_a_broken_pool_is_replaced():
+    with pytest.raises(parallel.BrokenProcessPool):
+        map_chunks(_die, [0, 1], 2)
+    assert map_chunks(_square_all, [2, 3], 2, 0) == [4, 9]
+
+
+def test_kept_workers_exit_with_their_parent(tmp_path):
+    """A killed parent (a kernel killed on restart) leaves no idle workers behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text("import os, time\nfrom slmlib.parallel import map_chunks\n\n"
+                      "def pids(chunk):\n    return [os.getpid()] * len(chunk)\n\n"
+                      "if __name__ == '__main__':\n"
+                      "    print(*set(map_chunks(pids, [0, 1], 2)), flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pids and not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"

@@ -150,6 +150,23 @@ def test_a_local_hf_thinker_by_path_replaces_the_trained_one(tiny, tmp_path):
         assemble(tmp_path / "missing", tmp_path / "speech", "vib", 4, model.emotions)
 
 
+def test_an_assembled_bridge_starts_from_its_seed_whatever_was_drawn_before(tiny, tmp_path):
+    """Bridges train one after another in pool workers: without the seed, a bridge's initial
+    weights depended on which job the worker had run before (notebook 05 differed run to run)."""
+    from slmlib.saslm.model import assemble
+
+    model, _, _ = tiny
+    model.thinker_wrapper.save_pretrained(tmp_path / "thinker")
+    model.head.lm.save_pretrained(tmp_path / "speech")
+    model.vocab.save_pretrained(tmp_path / "speech")
+    bridges = []
+    for draws in (0, 5):
+        torch.rand(draws)
+        bridges.append(assemble(tmp_path / "thinker", tmp_path / "speech", "vib", 4, model.emotions,
+                                seed=3).head.state_dict())
+    assert all(torch.equal(bridges[0][k], bridges[1][k]) for k in bridges[0])
+
+
 def test_the_evaluation_judge_reads_stored_features_and_skips_silent_clips():
     from slmlib.judges.emotion import EmotionJudge
     from slmlib.saslm.pipeline import anchor_cers, oracle_scores, read_emotions

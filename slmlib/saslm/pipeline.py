@@ -240,13 +240,15 @@ def _variant_job(job: dict) -> dict:
 
     def compute(folder: Path) -> dict:
         model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions,
-                         cfg.saslm.vib_logvar_init)
+                         cfg.saslm.vib_logvar_init, seed=cfg.saslm.seed)
         log = train_stage(model, items, cfg.saslm, 1, cfg.saslm.stage1_steps, cfg.saslm.seed, cfg.device)
         log += train_stage(model, items, cfg.saslm, 2, cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
         model.save_pretrained(folder / "model")
         return {"log": log}
 
-    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm,
+    # "init": bridges cached without it drew their initial weights from whatever torch's generator
+    # held after the worker's previous job, so they differed run to run
+    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm, "init": "seeded",
               "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
     table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
