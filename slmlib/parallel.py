@@ -47,12 +47,16 @@ def _start_worker() -> None:
     _FRESH_THREADS, _FRESH_SEED = torch.get_num_threads(), torch.initial_seed()
 
 
-def _run_chunk(fn: Callable[..., list], chunk: list, *args: Any) -> list:
-    """``fn(chunk, *args)`` in a kept worker, with torch's thread count and random generator
-    reset to a new process's: what one stage set or drew (judging sets one thread) must not
-    change the next one's numbers, which then are the same as in a worker spawned for the call."""
+def _run_chunk(environ: dict[str, str], fn: Callable[..., list], chunk: list, *args: Any) -> list:
+    """``fn(chunk, *args)`` in a kept worker as in one spawned for the call: the caller's
+    environment variables now, torch's thread count and random generator as a new process has
+    them (what one stage set or drew, judging sets one thread, must not change the next one's
+    numbers)."""
     import torch
 
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
     torch.set_num_threads(_FRESH_THREADS)
     torch.manual_seed(_FRESH_SEED)
     return fn(chunk, *args)
@@ -79,7 +83,8 @@ def map_chunks(fn: Callable[..., list], items: Sequence, workers: int, *args: An
     chunks = [list(items[i::workers]) for i in range(workers)]
     pool = shared_pool(workers)
     try:
-        parts = list(pool.map(_run_chunk, [fn] * workers, chunks, *[[a] * workers for a in args]))
+        parts = list(pool.map(_run_chunk, [dict(os.environ)] * workers, [fn] * workers, chunks,
+                              *[[a] * workers for a in args]))
     except BrokenProcessPool:
         _SHARED.pop(workers, None)
         raise

@@ -13,7 +13,7 @@ def _square_all(chunk, offset):
 
 
 def _pid_and_state(chunk, threads):
-    before = (torch.get_num_threads(), float(torch.rand(1)))
+    before = (torch.get_num_threads(), float(torch.rand(1)), os.environ.get("SLMLIB_PARALLEL_TEST"))
     torch.set_num_threads(threads)
     return [(os.getpid(), before)] * len(chunk)
 
@@ -29,13 +29,16 @@ def test_map_chunks_keeps_order():
     assert map_chunks(_square_all, [4], 5, 0) == [16]
 
 
-def test_kept_workers_start_each_call_as_new_ones():
+def test_kept_workers_start_each_call_as_new_ones(monkeypatch):
     """The pool outlives a call (same processes), but a thread count one call set or a random
-    draw it made does not reach the next: every call sees a new worker's count and generator."""
+    draw it made does not reach the next: every call sees a new worker's count and generator,
+    and the caller's environment as it is at the call."""
     first = map_chunks(_pid_and_state, [0, 1], 2, 1)
+    monkeypatch.setenv("SLMLIB_PARALLEL_TEST", "set")
     second = map_chunks(_pid_and_state, [0, 1], 2, 3)
     assert {pid for pid, _ in first} & {pid for pid, _ in second}
-    assert [t for _, t in first] == [t for _, t in second]
+    assert [s[:2] for _, s in first] == [s[:2] for _, s in second]
+    assert [s[2] for _, s in first] == [None, None] and [s[2] for _, s in second] == ["set", "set"]
 
 
 def test_a_broken_pool_is_replaced():
