@@ -5,12 +5,14 @@
   autocast) on the same model, batches and data: tokens/s and their ratio;
 * padding: length-bucketed batches vs random batches of the same size: padding waste and
   effective (non-padding) tokens/s;
-* MFU: model FLOPs utilisation of both training loops, model FLOPs = 6 N per token (N = all
-  parameters; Kaplan et al.'s rule, attention ignored at these lengths) against the processor's
-  nominal bf16 peak per thread (AMX: 1,024 bf16 FMAs per cycle per core, at the nominal clock
-  of /proc/cpuinfo; AVX512-BF16: 64 FMAs), so the figure is a lower bound where turbo runs.
-  Both loops are credited 6 N per token, the work the plain loop does: slmlib's loop skips the
-  output layer on text and prompt positions, so its MFU counts that saving as useful work;
+* MFU: model FLOPs utilisation of both training loops against the processor's nominal peak
+  per thread (AMX: 1,024 bf16 FMAs per cycle per core; AVX512-BF16: 64; fp32 without bf16 units:
+  AVX-512 32, AVX2 16), at the clock /proc/cpuinfo reports; where turbo runs faster than that
+  the true peak is higher, so the figures are upper bounds. Model FLOPs per token (Kaplan et
+  al.'s 6 N, N without an input embedding that is not also the output layer, attention ignored
+  at these lengths): the plain loop runs every parameter on every position, 6 N; slmlib's runs
+  the output layer only on positions with a speech target, 6 (N - N_out) + 6 N_out x that share
+  of the batch's positions;
 * generation: ``slmlib.model.generate.generate_speech`` (length-sorted batches of 64, static KV
   cache) vs ``model.generate`` at batch 8 with its defaults (dynamic cache), both greedy and with
   the same speech-only and length processors: tokens/s, ratio, and whether outputs are identical.
@@ -34,7 +36,7 @@ from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examp
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
 from slmlib.hardware import bf16_supported
 from slmlib.model.train import build_model, load_slm, target_logprobs
-from slmlib.model.vocab import SpeechVocab
+from slmlib.model.vocab import IGNORE, SpeechVocab
 
 try:                      # run as a script (bench/bench_slm.py) or as a module
     from common import merge_results
@@ -86,6 +88,13 @@ def _train_tokens_per_s(model, opt, batches, examples, pad_id, ours: bool, bf16:
     if kind == "cuda":
         torch.cuda.synchronize()
     return tokens / (time.perf_counter() - start)
+
+
+def _target_share(batches, examples, pad_id) -> float:
+    """Share of the batches' (padded) positions whose next token is a target: where slmlib's
+    loss runs the output layer."""
+    labels = [collate([examples[i] for i in b], pad_id)["labels"][:, 1:] for b in batches]
+    return sum(int((y != IGNORE).sum()) for y in labels) / sum(y.numel() for y in labels)
 
 
 def _padding(batches, lengths) -> float:
@@ -150,12 +159,18 @@ def main() -> None:
         "ratio_effective_bucketed_vs_random": round(
             ours_bucketed * (1 - waste_bucketed) / (ours * (1 - waste_random)), 2),
     }
-    flops_per_token = 6 * sum(p.numel() for p in model.parameters())
+    n_out = model.get_output_embeddings().weight.numel()
+    # an input embedding is a lookup, not multiply-adds: counted only where it is the output layer
+    tied = model.get_input_embeddings().weight is model.get_output_embeddings().weight
+    n_all = sum(p.numel() for p in model.parameters()) - (0 if tied else model.get_input_embeddings().weight.numel())
+    share = _target_share(random, examples, vocab.pad_id)
+    flops_plain, flops_ours = 6 * n_all, 6 * (n_all - n_out) + 6 * n_out * share
     peak, how = cpu_peak_flops(args.threads) if device == "cpu" else gpu_peak_flops()
     if peak:
-        training.update({"model_flops_per_token_6N": flops_per_token, "peak_flops_per_s": peak,
-                         "peak": how, "mfu_plain": round(plain * flops_per_token / peak, 4),
-                         "mfu_slmlib": round(ours * flops_per_token / peak, 4)})
+        training.update({"model_flops_per_token_plain": flops_plain, "output_layer_share": round(share, 3),
+                         "model_flops_per_token_slmlib": round(flops_ours), "peak_flops_per_s": peak,
+                         "peak": how, "mfu_plain": round(plain * flops_plain / peak, 4),
+                         "mfu_slmlib": round(ours * flops_ours / peak, 4)})
     print(json.dumps(training, indent=1), flush=True)
 
     if args.model:      # a trained SLM speaks for as long as its text needs; a random one stops at once
