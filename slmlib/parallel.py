@@ -20,7 +20,6 @@ from typing import Any, Callable, Sequence
 
 _SHARED: dict[int, ProcessPoolExecutor] = {}
 _FRESH_THREADS = 0        # torch's thread count in a newly spawned worker
-_FRESH_SEED = 0           # and its generator's seed
 
 
 def process_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
@@ -43,22 +42,23 @@ def _start_worker() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    global _FRESH_THREADS, _FRESH_SEED
-    _FRESH_THREADS, _FRESH_SEED = torch.get_num_threads(), torch.initial_seed()
+    global _FRESH_THREADS
+    _FRESH_THREADS = torch.get_num_threads()
 
 
 def _run_chunk(environ: dict[str, str], fn: Callable[..., list], chunk: list, *args: Any) -> list:
     """``fn(chunk, *args)`` in a kept worker as in one spawned for the call: the caller's
-    environment variables now, torch's thread count and random generator as a new process has
-    them (what one stage set or drew, judging sets one thread, must not change the next one's
-    numbers)."""
+    environment variables now, torch's thread count as a new process has it (judging sets one
+    thread; that must not change the next stage's numbers), and torch's generator seeded with 0,
+    whatever earlier calls drew (a new process seeds it at random, so unseeded draws in a worker
+    were never reproducible; now they are)."""
     import torch
 
     if os.environ != environ:
         os.environ.clear()
         os.environ.update(environ)
     torch.set_num_threads(_FRESH_THREADS)
-    torch.manual_seed(_FRESH_SEED)
+    torch.manual_seed(0)
     return fn(chunk, *args)
 
 
