@@ -145,7 +145,7 @@ def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, 
     """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
     bridge of ``mode`` (zero-initialised where P2 says so). ``seed`` seeds torch's generator
     first, so the bridge's initial weights (and the draws of the training that follows) do not
-    depend on what the process drew before, e.g. an earlier job in the same pool worker."""
+    depend on the state the process left it in (an earlier job in the same pool worker)."""
     thinker = Thinker.from_pretrained(thinker_folder)
     lm, vocab = load_slm(speech_folder)
     if seed is not None:

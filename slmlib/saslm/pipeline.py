@@ -246,8 +246,8 @@ def _variant_job(job: dict) -> dict:
         model.save_pretrained(folder / "model")
         return {"log": log}
 
-    # "init": bridges cached without it drew their initial weights from whatever torch's generator
-    # held after the worker's previous job, so they differed run to run
+    # "init": bridges cached without it drew their initial weights from torch's generator unseeded,
+    # in whatever state the pool worker held it, so they differed run to run
     params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm, "init": "seeded",
               "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
