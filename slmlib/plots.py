@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -62,20 +63,27 @@ def tone_contours(contours: pd.DataFrame) -> plt.Figure:
     return g.figure
 
 
-def loss_curves(logs: dict[str, list[dict]], title: str = "training loss") -> plt.Figure:
-    """Loss over steps, one line per run (e.g. per language), smoothed over 20 steps; runs
-    without a log (a pretrained judge) are left out."""
+def loss_curves(logs: dict[str, list[dict]], title: str = "training loss", window_steps: int = 50) -> plt.Figure:
+    """Loss over steps, one line per run (e.g. per language), as a running mean over
+    ``window_steps`` training steps (a log entry every few steps holds that step's batch loss,
+    so the window counts entries accordingly); runs without a log (a pretrained judge) are left out."""
     logs = {name: log for name, log in logs.items() if log}
     if not logs:
         fig, ax = plt.subplots(figsize=(7, 1.2))
         ax.text(0.5, 0.5, "nothing was trained here", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    df = pd.concat([pd.DataFrame(log).assign(run=name) for name, log in logs.items()])
-    df["smoothed"] = df.groupby("run")["loss"].transform(lambda s: s.rolling(20, min_periods=1).mean())
+
+    def smoothed(name: str, log: list[dict]) -> pd.DataFrame:
+        run = pd.DataFrame(log).assign(run=name)
+        spacing = float(np.median(np.diff(run.step))) if len(run) > 1 else 1.0
+        entries = max(1, round(window_steps / max(spacing, 1.0)))
+        return run.assign(smoothed=run.loss.rolling(entries, min_periods=1).mean())
+
+    df = pd.concat([smoothed(name, log) for name, log in logs.items()])
     fig, ax = plt.subplots(figsize=(7, 3.2))
     sns.lineplot(data=df, x="step", y="smoothed", hue="run", ax=ax)
-    ax.set(yscale="log", ylabel="loss (20-step mean)", title=title)
+    ax.set(yscale="log", ylabel=f"loss ({window_steps}-step running mean)", title=title)
     return fig
 
 

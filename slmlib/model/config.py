@@ -25,6 +25,10 @@ class SLMConfig:
     heads: int = 4
     intermediate_size: int = 768
     max_positions: int = 512
+    # "full": one embedding row and one output row per speech token (tied); "factorised": a
+    # speech token (content, pitch) read in as content + pitch embeddings and scored as
+    # a_c(h) + b_p(h) + T[c, p] (slmlib.model.factorised); models trained from scratch only
+    speech_head: str = later("full")
     steps: int = 400
     batch_size: int = 32
     lr: float = 2e-3

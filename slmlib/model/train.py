@@ -19,6 +19,7 @@ import torch
 from slmlib.hardware import bf16_supported
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import bucketed_batches, collate
+from slmlib.model.factorised import FACTORS, factorise, load_causal_lm
 from slmlib.model.vocab import IGNORE, SpeechVocab
 
 CHECKPOINT = "checkpoint.pt"
@@ -45,18 +46,26 @@ def make_accelerator(device: str, mixed_precision: str, **options):
 
 
 def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
-    """A tiny randomly initialised Llama/Qwen2, or a local pretrained causal LM whose embedding
-    matrix is resized to this vocabulary (new rows at the mean of the old ones)."""
+    """A tiny randomly initialised Llama/Qwen2 (with a factorised speech embedding and head when
+    ``cfg.speech_head`` says so), or a local pretrained causal LM (one of ours, or any HF one
+    whose embedding matrix is resized to this vocabulary, new rows at the mean of the old)."""
     import transformers
 
+    heads = ("full", "factorised")
+    if cfg.speech_head not in heads:
+        raise ValueError(f"slm.speech_head {cfg.speech_head!r}: use one of {heads}")
     torch.manual_seed(seed)
     if cfg.model_name_or_path:
         path = Path(cfg.model_name_or_path)
         if not path.is_dir():
             raise FileNotFoundError(f"model_name_or_path {path} is not a local folder; no model is "
                                     "downloaded at run time, save one with save_pretrained first")
-        model = transformers.AutoModelForCausalLM.from_pretrained(path)
-        model.resize_token_embeddings(vocab.size, mean_resizing=True)
+        model = load_causal_lm(path)
+        if model.config.vocab_size != vocab.size:
+            if getattr(model.config, FACTORS, None):
+                raise ValueError(f"{path} has a factorised speech head for {model.config.vocab_size} tokens, "
+                                 f"the vocabulary has {vocab.size}: train it with the vocabulary it was built for")
+            model.resize_token_embeddings(vocab.size, mean_resizing=True)
     else:
         kinds = {"llama": transformers.LlamaConfig, "qwen2": transformers.Qwen2Config}
         if cfg.architecture not in kinds:
@@ -67,6 +76,8 @@ def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
             intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_positions,
             tie_word_embeddings=True)
         model = transformers.AutoModelForCausalLM.from_config(config)
+        if cfg.speech_head == "factorised":
+            model = factorise(model, vocab)
     model.config.pad_token_id = vocab.pad_id
     model.config.bos_token_id = vocab.id("<bos>")
     model.config.eos_token_id = vocab.eos_id
@@ -80,6 +91,9 @@ def with_lora(model, vocab: SpeechVocab, cfg: SLMConfig):
     if not cfg.model_name_or_path:
         raise ValueError("slm.lora_rank needs a pretrained backbone (slm.model_name_or_path); a model "
                          "trained from scratch trains in full")
+    if getattr(model.config, FACTORS, None):
+        raise ValueError("LoRA trains chosen rows of a plain embedding; a model with a factorised speech "
+                         "head (slm.speech_head='factorised') trains in full: set slm.lora_rank=0")
     new_rows = list(range(vocab.id("<pad>"), vocab.size))
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     return lora_adapters(model, cfg.lora_rank, cfg.lora_alpha, trainable_token_indices={"embed_tokens": new_rows},
@@ -249,9 +263,7 @@ def _save_checkpoint(path: Path, model, opt, sched, step: int, log: list[dict]) 
 
 def load_slm(folder: str | Path):
     """(model in eval mode, vocabulary) from a folder ``train_slm`` wrote."""
-    import transformers
-
-    model = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    model = load_causal_lm(folder)
     model.eval()
     return model, SpeechVocab.from_pretrained(folder)
 

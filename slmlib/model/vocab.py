@@ -22,6 +22,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from slmlib.later import later
+
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<prompt>", "<text>", "<speech>")
 VOCAB_FILE = "slm_vocab.json"
 IGNORE = -100            # label of positions without loss (the HF convention)
@@ -36,11 +38,15 @@ class SpeechVocab:
     languages: tuple[str, ...]
     characters: tuple[str, ...]
     n_speech: int
+    # speech token t = content * pitch_codes + pitch (the codec's layout), declared for a model
+    # with a factorised speech embedding and head (slmlib.model.factorised); 1 = not declared
+    pitch_codes: int = later(1)
 
     @classmethod
-    def build(cls, texts: Iterable[str], languages: Sequence[str], n_speech: int) -> "SpeechVocab":
+    def build(cls, texts: Iterable[str], languages: Sequence[str], n_speech: int,
+              pitch_codes: int = 1) -> "SpeechVocab":
         chars = sorted({c for t in texts for c in unicodedata.normalize("NFC", t)})
-        return cls(tuple(sorted(languages)), tuple(chars), int(n_speech))
+        return cls(tuple(sorted(languages)), tuple(chars), int(n_speech), int(pitch_codes))
 
     # --- ids ---------------------------------------------------------------------------------
     def id(self, special: str) -> int:
@@ -122,8 +128,8 @@ class SpeechVocab:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / VOCAB_FILE
         path.write_text(json.dumps({"specials": SPECIALS, "languages": self.languages,
-                                    "characters": self.characters, "n_speech": self.n_speech},
-                                   ensure_ascii=False, indent=1))
+                                    "characters": self.characters, "n_speech": self.n_speech,
+                                    "pitch_codes": self.pitch_codes}, ensure_ascii=False, indent=1))
         return path
 
     @classmethod
@@ -135,7 +141,8 @@ class SpeechVocab:
         if "n_text" in data:
             return PretrainedTextVocab(tuple(data["languages"]), (), int(data["n_speech"]),
                                        tokenizer_path=str(folder), n_text=int(data["n_text"]))
-        return cls(tuple(data["languages"]), tuple(data["characters"]), int(data["n_speech"]))
+        return cls(tuple(data["languages"]), tuple(data["characters"]), int(data["n_speech"]),
+                   int(data.get("pitch_codes", 1)))
 
 
 @dataclass(frozen=True)
@@ -189,9 +196,10 @@ class PretrainedTextVocab(SpeechVocab):
 
 
 def build_vocab(texts: Iterable[str], languages: Sequence[str], n_speech: int,
-                model_name_or_path: str = "") -> SpeechVocab:
-    """Characters of ``texts`` for a model trained from scratch; the backbone's own tokenizer
-    for a pretrained ``model_name_or_path``."""
+                model_name_or_path: str = "", pitch_codes: int = 1) -> SpeechVocab:
+    """Characters of ``texts`` for a model trained from scratch (``pitch_codes`` > 1 declares the
+    speech tokens' (content, pitch) layout for a factorised head); the backbone's own tokenizer
+    for a pretrained ``model_name_or_path``, whose speech rows are plain embedding rows."""
     if model_name_or_path:
         return PretrainedTextVocab.from_tokenizer(model_name_or_path, languages, n_speech)
-    return SpeechVocab.build(texts, languages, n_speech)
+    return SpeechVocab.build(texts, languages, n_speech, pitch_codes)

@@ -73,11 +73,14 @@ class ScalingData:
     codec_folder: str
 
 
-def build_vocab(manifest: pd.DataFrame, fitted: FittedCodec, model_name_or_path: str = "") -> SpeechVocab:
+def build_vocab(manifest: pd.DataFrame, fitted: FittedCodec, slm: SLMConfig) -> SpeechVocab:
     """Characters of every text in the world (all languages), or a pretrained backbone's own
-    tokenizer (``slm.model_name_or_path``), and the codec's speech tokens."""
-    return vocab_mod.build_vocab(manifest.text, sorted(manifest.lang.unique()),
-                                 fitted.codec.config.vocab_size, model_name_or_path)
+    tokenizer (``slm.model_name_or_path``), and the codec's speech tokens (with their
+    (content, pitch) layout when ``slm.speech_head`` is factorised)."""
+    codec = fitted.codec.config
+    factorised = slm.speech_head == "factorised" and not slm.model_name_or_path
+    return vocab_mod.build_vocab(manifest.text, sorted(manifest.lang.unique()), codec.vocab_size,
+                                 slm.model_name_or_path, codec.n_pitch_codes if factorised else 1)
 
 
 def evaluation_items(manifest: pd.DataFrame, fitted: FittedCodec, lang: str, limit: int
@@ -115,7 +118,7 @@ def prepare(manifest: pd.DataFrame, fitted: FittedCodec, judges: ASRJudges, cfg:
     tokens = encode_clips(train, fitted, fitted.timbres, cache, cfg.num_workers)
     test_rows = manifest[manifest.id.isin(items.id)]
     tokens.update(encode_clips(test_rows, fitted, heldout, cache, cfg.num_workers))
-    return ScalingData(lang, build_vocab(manifest, fitted, cfg.slm.model_name_or_path),
+    return ScalingData(lang, build_vocab(manifest, fitted, cfg.slm),
                        train[["id", "lang", "text", "speaker", "is_real", "audio_sha"]],
                        tokens, pool, sets, sizes, items, heldout, fitted.key, str(fitted.folder))
 
@@ -128,7 +131,7 @@ def _model_job(job: dict) -> dict:
     cache = StageCache(job["cache_root"], job["cache_version"])
     slm: SLMConfig = job["slm"]
     train_params = {"version": SFT_VERSION, "slm": slm, "seed": job["seed"],
-                    "clips": job["clips"], "vocab": dataclasses.asdict(job["vocab"])}
+                    "clips": job["clips"], "vocab": job["vocab"]}
     train_inputs = [job["codec_key"]]
     resume = cache.root / "_resume" / cache.key("slm.sft", train_params, train_inputs)
 
