@@ -211,3 +211,14 @@ def test_lora_needs_a_pretrained_backbone(vocab, tmp_path):
                     lora_rank=4)
     with pytest.raises(ValueError, match="model_name_or_path"):
         train_slm(encode_examples(vocab, with_prompts(_utts(8), 0.0, 4, 0)), vocab, cfg, 0, tmp_path / "x")
+
+
+def test_training_part_ignores_sampling_settings():
+    from slmlib.config import canonical_json
+
+    cfg = SLMConfig()
+    assert canonical_json(cfg.training_part()) == canonical_json(cfg)      # default keys unchanged
+    hotter = SLMConfig(temperature=0.3, top_p=0.5, tokens_per_char=3.0)
+    assert canonical_json(hotter.training_part()) == canonical_json(cfg)
+    assert canonical_json(SLMConfig(steps=800).training_part()) != canonical_json(cfg)
+    assert SLMConfig(generate_batch=8).training_part().generate_batch == 8   # sampling depends on the batch

@@ -1,9 +1,14 @@
 """The spoken language model's parameters (one frozen section of :class:`slmlib.config.Config`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from slmlib.later import later
+
+
+# sampling settings, read only at generation and part of every evaluation's own cache key
+# (generate_batch is not: the batch a request lands in changes its sampled tokens)
+GENERATION = ("temperature", "top_p", "tokens_per_char")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,12 @@ class SLMConfig:
     top_p: float = 0.9
     tokens_per_char: float = 4.0        # maximum speech tokens per text character (length cap)
     generate_batch: int = 64
+
+    def training_part(self) -> "SLMConfig":
+        """This config with the generation settings at their defaults: what a trained model
+        depends on, so a cache key built from it lets ``-p slm.temperature=0.3`` re-judge a
+        model without retraining it."""
+        return replace(self, **{f.name: f.default for f in fields(self) if f.name in GENERATION})
 
     @classmethod
     def smoke(cls) -> "SLMConfig":

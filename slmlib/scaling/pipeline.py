@@ -130,7 +130,7 @@ def _model_job(job: dict) -> dict:
     torch.set_num_threads(1)
     cache = StageCache(job["cache_root"], job["cache_version"])
     slm: SLMConfig = job["slm"]
-    train_params = {"version": SFT_VERSION, "slm": slm, "seed": job["seed"],
+    train_params = {"version": SFT_VERSION, "slm": slm.training_part(), "seed": job["seed"],
                     "clips": job["clips"], "vocab": job["vocab"]}
     train_inputs = [job["codec_key"]]
     resume = cache.root / "_resume" / cache.key("slm.sft", train_params, train_inputs)
