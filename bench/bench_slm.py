@@ -6,8 +6,8 @@
 * padding: length-bucketed batches vs random batches of the same size: padding waste and
   effective (non-padding) tokens/s;
 * MFU: model FLOPs utilisation of both training loops against the processor's nominal peak
-  per thread (AMX: 1,024 bf16 FMAs per cycle per core; AVX512-BF16: 64; fp32 without bf16 units:
-  AVX-512 32, AVX2 16), at the clock /proc/cpuinfo reports; where turbo runs faster than that
+  per thread (AMX: 1,024 bf16 FMAs per cycle per core; float32 elsewhere, where training runs
+  in float32: AVX-512 32, AVX2 16), at the clock /proc/cpuinfo reports; where turbo runs faster than that
   the true peak is higher, so the figures are upper bounds. Model FLOPs per token (Kaplan et
   al.'s 6 N, N without an input embedding that is not also the output layer, attention ignored
   at these lengths): the plain loop runs every parameter on every position, 6 N; slmlib's runs
@@ -107,7 +107,8 @@ def cpu_peak_flops(threads: int) -> tuple[float, str]:
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
     mhz = next((float(ln.split(":", 1)[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")), 0.0)
-    fma, unit = ((1024, "AMX bf16") if "amx_bf16" in flags else (64, "AVX512-BF16") if "avx512_bf16" in flags
+    # training runs in bf16 only with AMX (slmlib.hardware.bf16_supported), else in float32
+    fma, unit = ((1024, "AMX bf16") if "amx_bf16" in flags
                  else (32, "AVX512 fp32") if "avx512f" in flags else (16, "AVX2 fp32"))
     return 2 * fma * mhz * 1e6 * threads, f"{unit}, {fma} FMA/cycle/core at {mhz:.0f} MHz x {threads}"
 

@@ -14,7 +14,8 @@ real speakers): stride 2 / lr 2e-3 / 9,000-frame batches 0.39 (238 steps); strid
 lr 3e-3 / 80 warm-up steps 0.22 (568 steps; the blank plateau breaks after ~100 steps instead
 of ~150); the same with 4,500-frame batches 0.19 (936 steps). 40 mel bands matched 80 at lower
 cost; SpecAugment with mel shifts did not help at this budget. bf16 autocast: 1.2x faster on an
-AMX CPU, 5x slower on an AVX2 one (emulated), so it is used only where the CPU has bf16 units.
+AMX CPU, 5x slower on an AVX2 one (emulated) and 1.2-1.4x slower on an AVX512-BF16 one without
+AMX, so it is used only on AMX CPUs (``slmlib.hardware.bf16_supported``).
 
 Augmentation (default world, 900 steps, fp32 on an AVX2 CPU; CER on the 200 real test clips of
 held-out speakers, without -> with): VTLP with warps 0.9-1.1 lowered Lao 0.212 -> 0.150 (Lao
