@@ -39,8 +39,7 @@ def write_job(folder: Path, model: Path, requests: list[Request], slm: SLMConfig
     folder.mkdir(parents=True, exist_ok=True)
     (folder / REQUESTS_FILE).write_bytes(pickle.dumps(requests))
     job = {"model": str(Path(model).resolve()), "requests": REQUESTS_FILE, "seed": seed,
-           "temperature": slm.temperature, "top_p": slm.top_p, "tokens_per_char": slm.tokens_per_char,
-           "batch_size": slm.generate_batch, "out": str(Path(out).resolve())}
+           **slm.sampling(), "batch_size": slm.generate_batch, "out": str(Path(out).resolve())}
     path = folder / "job.json"
     path.write_text(json.dumps(job, indent=1))
     return path

@@ -155,8 +155,7 @@ def preference_data(data: scaling.ScalingData, sft: dict, cfg: Config, cache: St
 
     params = {"version": PAIRS_VERSION, "texts": scaling.ordered_digest([u.text for u in utts]),
               "prompts": scaling.tokens_digest(prompts),
-              "temperature": slm.temperature, "top_p": slm.top_p,
-              "tokens_per_char": slm.tokens_per_char, "seed": align.seed}
+              **slm.sampling(), "seed": align.seed}
     step = cache.run("dgsa.pairs", params, compute, inputs=[sft["sft_key"]])
     return PreferenceData(utts, prompts, step.value)
 

@@ -62,6 +62,10 @@ class SLMConfig:
     tokens_per_char: float = 4.0        # maximum speech tokens per text character (length cap)
     generate_batch: int = 64
 
+    def sampling(self) -> dict[str, float]:
+        """The sampling settings by name: what every cache key of generated speech includes."""
+        return {name: getattr(self, name) for name in GENERATION}
+
     def training_part(self) -> "SLMConfig":
         """This config with the generation settings at their defaults: what a trained model
         depends on, so a cache key built from it lets ``-p slm.temperature=0.3`` re-judge a

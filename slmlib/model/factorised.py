@@ -27,9 +27,8 @@ from slmlib.model.vocab import SpeechVocab
 FACTORS = "speech_factors"          # the config.json entry of a factorised model
 
 
-class FactorisedEmbedding(nn.Module):
-    """Rows below ``offset`` (specials, language tags, text) from a table; a speech token
-    ``offset + c * n_pitch + p`` as ``content[c] + pitch[p]``."""
+class _Tables(nn.Module):
+    """One hidden-size row per id below ``offset``, per content code and per pitch bin."""
 
     def __init__(self, offset: int, n_content: int, n_pitch: int, hidden: int, std: float):
         super().__init__()
@@ -37,6 +36,11 @@ class FactorisedEmbedding(nn.Module):
         self.other = nn.Parameter(torch.randn(offset, hidden) * std)
         self.content = nn.Parameter(torch.randn(n_content, hidden) * std)
         self.pitch = nn.Parameter(torch.randn(n_pitch, hidden) * std)
+
+
+class FactorisedEmbedding(_Tables):
+    """Rows below ``offset`` (specials, language tags, text) from a table; a speech token
+    ``offset + c * n_pitch + p`` as ``content[c] + pitch[p]``."""
 
     @property
     def weight(self) -> torch.Tensor:
@@ -51,15 +55,12 @@ class FactorisedEmbedding(nn.Module):
         return torch.where(is_speech, spoken, F.embedding(ids.clamp(max=self.offset - 1), self.other))
 
 
-class FactorisedHead(nn.Module):
+class FactorisedHead(_Tables):
     """Logits over the whole vocabulary: a projection for the ids below ``offset``, and
     ``a_c(h) + b_p(h) + T[c, p]`` for speech token (c, p)."""
 
     def __init__(self, offset: int, n_content: int, n_pitch: int, hidden: int, std: float):
-        super().__init__()
-        self.other = nn.Parameter(torch.randn(offset, hidden) * std)
-        self.content = nn.Parameter(torch.randn(n_content, hidden) * std)
-        self.pitch = nn.Parameter(torch.randn(n_pitch, hidden) * std)
+        super().__init__(offset, n_content, n_pitch, hidden, std)
         self.pairs = nn.Parameter(torch.zeros(n_content, n_pitch))
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -85,7 +86,7 @@ def factorise(model, vocab: SpeechVocab):
 def _install(model, factors: dict) -> None:
     config = model.config
     sizes = dict(factors, hidden=config.hidden_size, std=config.initializer_range)
-    model.config.tie_word_embeddings = False
+    config.tie_word_embeddings = False
     model.set_input_embeddings(FactorisedEmbedding(**sizes))
     model.set_output_embeddings(FactorisedHead(**sizes))
 

@@ -218,8 +218,7 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
         table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None for p in table.path]
         return table
 
-    params = {"version": VERSION, "items": scaling.digest(test.audio_sha), "temperature": cfg.slm.temperature,
-              "top_p": cfg.slm.top_p, "tokens_per_char": cfg.slm.tokens_per_char, "seed": cfg.saslm.seed,
+    params = {"version": VERSION, "items": scaling.digest(test.audio_sha), **cfg.slm.sampling(), "seed": cfg.saslm.seed,
               "oracle": job.get("oracle", False)}
     step = cache.run("saslm.eval", params, compute, inputs=[model_key, *job["judge_keys"]])
     table = step.value.copy()

@@ -176,9 +176,7 @@ def evaluate_model(job: dict, cache: StageCache, model_folder: Path, model_key: 
         return table
 
     params = {"version": EVAL_VERSION, "items": digest(items.audio_sha), "sample_seed": seed,
-              "temperature": slm.temperature, "top_p": slm.top_p,
-              "tokens_per_char": slm.tokens_per_char,
-              "style": "off" if prompts is None else tokens_digest(prompts)}
+              **slm.sampling(), "style": "off" if prompts is None else tokens_digest(prompts)}
     if references is not None:
         params["references"] = ordered_digest([Path(p).name for p in references])
     ev = cache.run("slm.eval", params, evaluate, inputs=[model_key, *job["judge_keys"]])
