@@ -83,13 +83,15 @@ def test_target_logprobs_match_the_hf_loss(vocab):
     assert torch.allclose(ours, model(**batch).loss, atol=1e-5)
 
 
-@pytest.mark.parametrize("head", ["full", "factorised"])
-def test_train_resume_and_generate(vocab, tmp_path, head):
+@pytest.mark.parametrize("head,positions", [("full", "sequential"), ("factorised", "sequential"),
+                                            ("full", "aligned")])
+def test_train_resume_and_generate(vocab, tmp_path, head, positions):
     import dataclasses
 
     vocab = dataclasses.replace(vocab, pitch_codes=4)
     cfg = SLMConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64, steps=12,
-                    batch_size=8, warmup=2, lr=5e-3, checkpoint_every=6, bf16=False, speech_head=head)
+                    batch_size=8, warmup=2, lr=5e-3, checkpoint_every=6, bf16=False, speech_head=head,
+                    positions=positions)
     examples = encode_examples(vocab, with_prompts(_utts(), 0.3, 4, 0))
     full = train_slm(examples, vocab, cfg, 0, tmp_path / "a", resume_dir=None, log_every=1)
     assert full[-1]["loss"] < full[0]["loss"]

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from slmlib.model.positions import position_ids
 from slmlib.model.vocab import SpeechVocab
 
 
@@ -50,6 +51,10 @@ class LengthCap:
             scores[done] = -math.inf
             scores[done, self.eos_id] = 0.0
         return scores
+
+
+def _on(tensor: torch.Tensor | None, device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
 
 
 def max_speech_tokens(text: str, tokens_per_char: float) -> int:
@@ -98,7 +103,8 @@ def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, tempe
         inputs = {"input_ids": ids.to(device)} if embed_prefix is None else \
             {"inputs_embeds": embed_prefix(ids.to(device), [int(i) for i in idx])}
         generated = model.generate(
-            **inputs, attention_mask=mask.to(device), max_new_tokens=max(limits) + 1,
+            **inputs, attention_mask=mask.to(device), position_ids=_on(position_ids(model, ids, mask), device),
+            max_new_tokens=max(limits) + 1,
             logits_processor=processors, pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id,
             cache_implementation="static" if static_cache else None, **sampling)
         for row, i in enumerate(idx):

@@ -20,6 +20,7 @@ from slmlib.hardware import bf16_supported
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import bucketed_batches, collate
 from slmlib.model.factorised import FACTORS, factorise, load_causal_lm
+from slmlib.model.positions import LAYOUTS, declare, position_ids
 from slmlib.model.vocab import IGNORE, SpeechVocab
 
 CHECKPOINT = "checkpoint.pt"
@@ -54,6 +55,8 @@ def build_model(cfg: SLMConfig, vocab: SpeechVocab, seed: int):
     heads = ("full", "factorised")
     if cfg.speech_head not in heads:
         raise ValueError(f"slm.speech_head {cfg.speech_head!r}: use one of {heads}")
+    if cfg.positions not in LAYOUTS:
+        raise ValueError(f"slm.positions {cfg.positions!r}: use one of {LAYOUTS}")
     torch.manual_seed(seed)
     if cfg.model_name_or_path:
         path = Path(cfg.model_name_or_path)
@@ -121,7 +124,8 @@ def decoder_states(model, batch: dict[str, torch.Tensor], inputs_embeds: torch.T
                    ) -> torch.Tensor:
     """The transformer's last hidden states (B, T, H), before the output layer."""
     ids = None if inputs_embeds is not None else batch["input_ids"]
-    return model.get_decoder()(input_ids=ids, inputs_embeds=inputs_embeds,
+    positions = position_ids(model, batch["input_ids"], batch["attention_mask"])
+    return model.get_decoder()(input_ids=ids, inputs_embeds=inputs_embeds, position_ids=positions,
                                attention_mask=batch["attention_mask"]).last_hidden_state
 
 
@@ -177,6 +181,8 @@ def train_slm(examples: list[tuple[list[int], list[int]]], vocab: SpeechVocab, c
 
     acc = make_accelerator(device, "bf16" if cfg.bf16 and bf16_supported(device) else "no")
     model = build_model(cfg, vocab, seed)
+    if cfg.positions == "aligned":
+        declare(model, vocab, examples)
     if cfg.lora_rank:
         model = with_lora(model, vocab, cfg)
     trainable = [p for p in model.parameters() if p.requires_grad]
