@@ -6,8 +6,8 @@ import torch
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, collate, encode_examples, with_prompts
 from slmlib.model.generate import Request, generate_speech
-from slmlib.model.positions import POSITIONS, frame_rates, position_ids
-from slmlib.model.train import build_model, load_slm, target_logprobs, train_slm
+from slmlib.model.positions import POSITIONS, declare, frame_rates, position_ids
+from slmlib.model.train import build_model, decoder_states, load_slm, target_logprobs, train_slm
 from slmlib.model.vocab import SpeechVocab
 
 N_SPEECH = 40
@@ -28,10 +28,10 @@ def _utts(n=24, frames_per_char=2):
     return out
 
 
-def _aligned(vocab, rate):
+def _aligned(vocab, frames_per_char):
+    """An untrained model with aligned positions at ``frames_per_char`` frames per character."""
     model = build_model(SLMConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64), vocab, 0)
-    setattr(model.config, POSITIONS, {"text_id": vocab.id("<text>"), "speech_id": vocab.id("<speech>"),
-                                      "rates": {str(vocab.lang_id("en")): rate}})
+    declare(model, vocab, encode_examples(vocab, with_prompts(_utts(frames_per_char=frames_per_char), 0.0, 4, 0)))
     return model
 
 
@@ -43,7 +43,7 @@ def test_frame_rates_count_speech_frames_per_character(vocab):
 def test_layout_puts_each_frame_at_its_character(vocab):
     ids, _ = vocab.training_example("en", "abcd", np.arange(8), prompt=np.array([1, 2]))
     ids = torch.tensor([ids])
-    pos = position_ids(_aligned(vocab, 2.0), ids, torch.ones_like(ids))[0].tolist()
+    pos = position_ids(_aligned(vocab, 2), ids, torch.ones_like(ids))[0].tolist()
     # <bos> <en> <prompt> p p <text> | a b c d | <speech> s1..s8 <eos>
     assert pos[:6] == [0, 1, 2, 3, 4, 5]
     assert pos[6:10] == [6, 8, 10, 12]                 # p0 + (j - 1/2) * 2
@@ -53,7 +53,7 @@ def test_layout_puts_each_frame_at_its_character(vocab):
 
 
 def test_left_padding_does_not_move_positions(vocab):
-    model = _aligned(vocab, 1.5)
+    model = _aligned(vocab, 3)
     short = vocab.prefix("en", "ab")
     long = vocab.prefix("en", "abcde", np.array([3, 4, 5]))
     ids = torch.full((2, len(long)), vocab.pad_id)
@@ -68,7 +68,7 @@ def test_left_padding_does_not_move_positions(vocab):
 def test_missing_markers_are_an_error(vocab):
     ids = torch.tensor([[vocab.id("<bos>"), vocab.lang_id("en"), vocab.speech_offset]])
     with pytest.raises(ValueError, match="<text> and <speech>"):
-        position_ids(_aligned(vocab, 2.0), ids, torch.ones_like(ids))
+        position_ids(_aligned(vocab, 2), ids, torch.ones_like(ids))
 
 
 def test_generation_sees_the_positions_training_used(vocab, tmp_path):
@@ -87,10 +87,7 @@ def test_generation_sees_the_positions_training_used(vocab, tmp_path):
         ids, labels = v.training_example(r.lang, r.text, speech)
         batch = collate([(ids, labels)], v.pad_id)
         with torch.no_grad():
-            hidden = model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                         position_ids=position_ids(model, batch["input_ids"],
-                                                                   batch["attention_mask"])).last_hidden_state
-            logits = model.get_output_embeddings()(hidden)[0]
+            logits = model.get_output_embeddings()(decoder_states(model, batch))[0]
         start = len(v.prefix(r.lang, r.text)) - 1
         allowed = logits[start:start + len(speech), v.speech_offset:]
         chosen = torch.tensor(speech)

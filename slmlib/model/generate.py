@@ -53,10 +53,6 @@ class LengthCap:
         return scores
 
 
-def _on(tensor: torch.Tensor | None, device) -> torch.Tensor | None:
-    return None if tensor is None else tensor.to(device)
-
-
 def max_speech_tokens(text: str, tokens_per_char: float) -> int:
     return max(8, int(math.ceil(tokens_per_char * len(text))))
 
@@ -93,6 +89,7 @@ def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, tempe
         for row, i in enumerate(idx):
             ids[row, width - len(prefixes[i]):] = torch.tensor(prefixes[i])
             mask[row, width - len(prefixes[i]):] = 1
+        ids, mask = ids.to(device), mask.to(device)
         limits = [max_speech_tokens(requests[i].text, tokens_per_char) for i in idx]
         # generate() from inputs_embeds returns (and shows the processors) only the new tokens
         first = 0 if embed_prefix is not None else width
@@ -100,12 +97,11 @@ def generate_speech(model, vocab: SpeechVocab, requests: list[Request], *, tempe
                                           LengthCap(first, limits, vocab.eos_id)])
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0} \
             if temperature > 0 else {"do_sample": False}
-        inputs = {"input_ids": ids.to(device)} if embed_prefix is None else \
-            {"inputs_embeds": embed_prefix(ids.to(device), [int(i) for i in idx])}
+        inputs = {"input_ids": ids} if embed_prefix is None else \
+            {"inputs_embeds": embed_prefix(ids, [int(i) for i in idx])}
         generated = model.generate(
-            **inputs, attention_mask=mask.to(device), position_ids=_on(position_ids(model, ids, mask), device),
-            max_new_tokens=max(limits) + 1,
-            logits_processor=processors, pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id,
+            **inputs, attention_mask=mask, position_ids=position_ids(model, ids, mask),
+            max_new_tokens=max(limits) + 1, logits_processor=processors, pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id,
             cache_implementation="static" if static_cache else None, **sampling)
         for row, i in enumerate(idx):
             out[i] = vocab.speech_from_ids(generated[row, first:].cpu().numpy())
