@@ -4,12 +4,11 @@ import pytest
 import torch
 
 from slmlib.model.config import SLMConfig
-from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
+from slmlib.model.data import bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import Request, generate_speech, max_speech_tokens
 from slmlib.model.train import TrainingError, batch_schedule, load_slm, target_logprobs, train_slm
 from slmlib.model.vocab import IGNORE, SpeechVocab, VocabError
-
-N_SPEECH = 40
+from toy_data import N_SPEECH, toy_utterances
 
 
 @pytest.fixture
@@ -17,15 +16,9 @@ def vocab():
     return SpeechVocab.build(["abc de", "สวัสดี"], ["th", "en"], N_SPEECH)
 
 
-def _utts(n=24, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        text = "".join(rng.choice(list("abcde "), 6 + i % 5)).strip() or "a"
-        # speech = a deterministic function of the text, so a model can learn it
-        tokens = np.array([(ord(c) * 7) % N_SPEECH for c in text for _ in range(2)])
-        out.append(Utterance("en", text, f"s{i % 3}", tokens))
-    return out
+def _utts(n=24):
+    """Texts with spaces (the tokenizer test splits words), 6 to 10 characters."""
+    return toy_utterances(n, alphabet="abcde ", min_chars=6)
 
 
 def test_sequence_layout_and_labels(vocab):

@@ -4,28 +4,17 @@ import pytest
 import torch
 
 from slmlib.model.config import SLMConfig
-from slmlib.model.data import Utterance, collate, encode_examples, with_prompts
+from slmlib.model.data import collate, encode_examples, with_prompts
 from slmlib.model.generate import Request, generate_speech
 from slmlib.model.positions import POSITIONS, declare, frame_rates, position_ids
 from slmlib.model.train import build_model, decoder_states, load_slm, target_logprobs, train_slm
 from slmlib.model.vocab import SpeechVocab
-
-N_SPEECH = 40
+from toy_data import N_SPEECH, toy_utterances as _utts
 
 
 @pytest.fixture
 def vocab():
     return SpeechVocab.build(["abcde "], ["en", "th"], N_SPEECH)
-
-
-def _utts(n=24, frames_per_char=2):
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        text = "".join(rng.choice(list("abcde"), 4 + i % 5))
-        tokens = np.array([(ord(c) * 7) % N_SPEECH for c in text for _ in range(frames_per_char)])
-        out.append(Utterance("en", text, f"s{i % 3}", tokens))
-    return out
 
 
 def _aligned(vocab, frames_per_char):
