@@ -122,7 +122,8 @@ def hp_validation_table(pairs: pd.DataFrame) -> pd.DataFrame:
 def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validation: pd.DataFrame,
              models: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
     """P1's claims one by one, each with this run's evidence (and, with ``budget``, what more
-    training steps buy: :func:`slmlib.scaling.pipeline.budget_curve`)."""
+    training steps buy and how far each budget stays from the codec ceiling:
+    :func:`slmlib.scaling.pipeline.budget_curve`)."""
     t = trend.set_index("metric")
 
     def trend_line(metric: str, claim: str, sign: int) -> str:
@@ -166,4 +167,10 @@ def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validati
                      f"[{hi.cer_low:.3f}, {hi.cer_high:.3f}] (chance {hi.cer_chance:.3f}); "
                      + ("the grid's models are budget-limited." if hi.cer_high < lo.cer_low
                         else "no clear gain, so the budget is not what limits them."))
+        if "ceiling_cer" in b:
+            ceiling = b.ceiling_cer.iloc[0]
+            lines.append(f"- Codec ceiling (CER {ceiling:.3f}): the alpha = {100 * lo.alpha:.0f} % "
+                         "model is " + ", ".join(f"{r.cer - ceiling:+.3f} above it at {int(r.steps)} steps"
+                                                 for r in b.itertuples())
+                         + " (the issue's bar for the best alpha: within 0.15).")
     return "\n".join(lines)

@@ -100,6 +100,17 @@ def test_trends_and_hp_validation_read_the_data():
     assert table.loc["token_entropy", "difference"] > 0
     text = erosion.findings(erosion.trends(models), 0.3, [peak], table.reset_index(), models)
     assert "WER falls as alpha rises: holds" in text
+    assert "Step budget" not in text
+
+
+def test_findings_weigh_the_step_budget_against_the_codec_ceiling():
+    models = erosion.per_model(_per_utt(np.random.default_rng(0)))
+    budget = pd.DataFrame({"alpha": 1.0, "steps": [800, 400], "cer": [0.50, 0.60],
+                           "cer_low": [0.48, 0.58], "cer_high": [0.52, 0.62], "cer_chance": 0.9,
+                           "ceiling_cer": 0.40})
+    text = erosion.findings(erosion.trends(models), 0.3, [], pd.DataFrame(), models, budget)
+    assert "400 -> 800 steps moves CER from 0.600" in text and "budget-limited" in text
+    assert "+0.200 above it at 400 steps, +0.100 above it at 800 steps" in text
 
 
 def test_summarise_has_cis_and_pooled_entropy():

@@ -235,9 +235,12 @@ def run_grid(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCach
 
 def budget_curve(data: ScalingData, judges: ASRJudges, cfg: Config, cache: StageCache,
                  alpha: float, steps: tuple[int, ...], seed: int = 0) -> pd.DataFrame:
-    """The (alpha, seed) model trained with each step budget (its own cosine schedule each, so
-    a point is what that budget buys, not a checkpoint of a longer run): CER and H_p with CIs.
-    Answers whether a grid's models are limited by the step budget; cached like the grid."""
+    """The (alpha, seed) model trained with each step budget and with the grid's own
+    ``slm.steps`` (its own cosine schedule each, so a point is what that budget buys, not a
+    checkpoint of a longer run): CER and H_p with CIs. Answers whether a grid's models are
+    limited by the step budget; cached like the grid. ``ceiling_cer`` is the codec ceiling
+    (:func:`reference_systems`): the CER of the real recordings' own tokens, which the models imitate."""
+    steps = tuple(sorted({cfg.slm.steps, *steps}))
     jobs = []
     for n in steps:
         grid = dataclasses.replace(cfg, slm=dataclasses.replace(cfg.slm, steps=n),
@@ -248,10 +251,11 @@ def budget_curve(data: ScalingData, judges: ASRJudges, cfg: Config, cache: Stage
     rows = []
     for n, r in zip(steps, results):
         s = summarise(r["table"])
-        rows.append({"steps": n, "epochs": r["epochs"], "final_loss": r["log"][-1]["loss"],
+        rows.append({"alpha": alpha, "steps": n, "epochs": r["epochs"], "final_loss": r["log"][-1]["loss"],
                      **{k: s[k] for k in ("cer", "cer_low", "cer_high", "cer_chance", "H_p",
                                           "f0_std_st", "repetition")}})
-    return pd.DataFrame(rows)
+    ceiling = summarise(reference_systems(data, judges, cache, cfg.num_workers))["cer"]
+    return pd.DataFrame(rows).assign(ceiling_cer=ceiling)
 
 
 def reference_systems(data: ScalingData, judges: ASRJudges, cache: StageCache, workers: int
