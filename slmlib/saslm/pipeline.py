@@ -21,6 +21,7 @@ judge's agreement with the hidden intended emotion.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,13 +227,27 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
     return table.assign(system=name, style="off")
 
 
-def _variant_job(job: dict) -> dict:
-    """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
+def _open(job: dict) -> tuple[StageCache, Config]:
+    """A training worker's start: its thread count, its view of the stage cache, the run's config."""
     import torch
 
     torch.set_num_threads(job.get("threads", 1))
-    cache = StageCache(job["cache_root"], job["cache_version"])
-    cfg: Config = job["cfg"]
+    return StageCache(job["cache_root"], job["cache_version"]), job["cfg"]
+
+
+def _trained_and_judged(job: dict, cache: StageCache, stage: str, params: dict,
+                        compute: Callable[[Path], dict], inputs: list[str]) -> dict:
+    """One model trained by ``compute`` into ``folder / "model"`` (cached as ``stage``), then judged:
+    what every training worker returns."""
+    step = cache.run(stage, params, compute, inputs=inputs)
+    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
+    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
+            "log": step.value["log"], "seconds": step.seconds, "table": table}
+
+
+def _variant_job(job: dict) -> dict:
+    """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
+    cache, cfg = _open(job)
     sd: SASLMData = job["sd"]
     mode, oracle = job["mode"], job["oracle"]
     items = sd.items(sd.train, oracle=oracle)
@@ -249,19 +264,12 @@ def _variant_job(job: dict) -> dict:
     # in whatever state the pool worker held it, so they differed run to run
     params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm, "init": "seeded",
               "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
-    step = cache.run("saslm.train", params, compute, inputs=[job["base_key"], job["thinker_key"]])
-    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
-    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
-            "log": step.value["log"], "seconds": step.seconds, "table": table}
+    return _trained_and_judged(job, cache, "saslm.train", params, compute, [job["base_key"], job["thinker_key"]])
 
 
 def _tagged_job(job: dict) -> dict:
     """Worker: the emotion-tag ceiling fine-tuned from the base TTS (cached), then its evaluation."""
-    import torch
-
-    torch.set_num_threads(job.get("threads", 1))
-    cache = StageCache(job["cache_root"], job["cache_version"])
-    cfg: Config = job["cfg"]
+    cache, cfg = _open(job)
     sd: SASLMData = job["sd"]
     items = sd.items(sd.train)
 
@@ -276,19 +284,12 @@ def _tagged_job(job: dict) -> dict:
 
     params = {"version": VERSION, "saslm": cfg.saslm, "train": scaling.tokens_digest([d.tokens for d in items]),
               "device": cfg.device}
-    step = cache.run("saslm.tagged", params, compute, inputs=[job["base_key"]])
-    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
-    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
-            "log": step.value["log"], "seconds": step.seconds, "table": table}
+    return _trained_and_judged(job, cache, "saslm.tagged", params, compute, [job["base_key"]])
 
 
 def _align_job(job: dict) -> dict:
     """Worker: stage 3 with one reward from the VIB + AdaLN model, then its evaluation."""
-    import torch
-
-    torch.set_num_threads(job.get("threads", 1))
-    cache = StageCache(job["cache_root"], job["cache_version"])
-    cfg: Config = job["cfg"]
+    cache, cfg = _open(job)
     prefs: list[reward.Preference] = job["prefs"]
 
     def compute(folder: Path) -> dict:
@@ -300,10 +301,7 @@ def _align_job(job: dict) -> dict:
 
     params = {"version": VERSION, "reward": job["reward"], "saslm": cfg.saslm,
               "prefs": scaling.ordered_digest([[p.sign, round(p.ref_rollout, 3)] for p in prefs])}
-    step = cache.run("saslm.align", params, compute, inputs=[job["start_key"], job["rollouts_key"]])
-    table = _evaluate(job, cache, job["name"], str(step.path / "model"), step.key)
-    return {"name": job["name"], "folder": str(step.path / "model"), "key": step.key,
-            "log": step.value["log"], "seconds": step.seconds, "table": table}
+    return _trained_and_judged(job, cache, "saslm.align", params, compute, [job["start_key"], job["rollouts_key"]])
 
 
 def _base_job(job: dict) -> dict:
