@@ -274,6 +274,8 @@ def _tagged_job(job: dict) -> dict:
     items = sd.items(sd.train)
 
     def compute(folder: Path) -> dict:
+        import torch
+
         lm, vocab = load_slm(job["base"])
         torch.manual_seed(cfg.saslm.seed)
         model = EmotionTagTTS(lm, vocab, LANG, len(sd.emotions))
