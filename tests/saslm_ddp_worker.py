@@ -4,7 +4,6 @@ import json
 import sys
 
 import numpy as np
-import torch
 
 from slmlib.model.config import SLMConfig
 from slmlib.model.train import build_model

@@ -7,10 +7,8 @@ import torch
 
 from slmlib.align.config import AlignConfig
 from slmlib.align.dpo import Pair, dgsa_weights, dpo_terms, sequence_logprobs, train_dpo
-from slmlib.model.config import SLMConfig
-from slmlib.model.data import Utterance, encode_examples, with_prompts
-from slmlib.model.train import TrainingError, load_slm, train_slm
-from slmlib.model.vocab import SpeechVocab
+from slmlib.model.data import Utterance
+from slmlib.model.train import TrainingError, load_slm
 
 
 def test_dgsa_weights_follow_p1():

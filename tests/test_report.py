@@ -1,7 +1,6 @@
 """The report: the verdict rule, the interval helpers, and that the committed reference report
 is exactly what the report code builds from the committed reference results."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
