@@ -169,8 +169,8 @@ def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validati
                         else "no clear gain, so the budget is not what limits them."))
         if "ceiling_cer" in b:
             ceiling = b.ceiling_cer.iloc[0]
-            lines.append(f"- Codec ceiling (CER {ceiling:.3f}): the alpha = {100 * lo.alpha:.0f} % "
-                         "model is " + ", ".join(f"{r.cer - ceiling:+.3f} above it at {int(r.steps)} steps"
-                                                 for r in b.itertuples())
+            lines.append(f"- Codec ceiling (CER {ceiling:.3f}): the alpha = {100 * lo.alpha:.0f} % model's "
+                         "CER minus the ceiling is " + ", ".join(f"{r.cer - ceiling:+.3f} at {int(r.steps)} steps"
+                                                                 for r in b.itertuples())
                          + " (the issue's bar for the best alpha: within 0.15).")
     return "\n".join(lines)

@@ -110,7 +110,7 @@ def test_findings_weigh_the_step_budget_against_the_codec_ceiling():
                            "ceiling_cer": 0.40})
     text = erosion.findings(erosion.trends(models), 0.3, [], pd.DataFrame(), models, budget)
     assert "400 -> 800 steps moves CER from 0.600" in text and "budget-limited" in text
-    assert "+0.200 above it at 400 steps, +0.100 above it at 800 steps" in text
+    assert "CER minus the ceiling is +0.200 at 400 steps, +0.100 at 800 steps" in text
 
 
 def test_summarise_has_cis_and_pooled_entropy():
