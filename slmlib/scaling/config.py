@@ -36,7 +36,7 @@ class ScalingConfig:
     filter_max_wer: float = 0.0
     # notebook 02's budget check: the budget_alpha model retrained with each of these step
     # budgets, beside the grid's own slm.steps (that model is 01's, from the cache). Empty =
-    # skipped; each budget is one more model to train (800 steps: about 20 min on 2 cores).
+    # skipped; each budget is one more model to train (800 steps: about 25 min on one core).
     # Measured 2026-12-01 (Thai, alpha = 100 %, seed 0): 400 -> 800 steps moves CER from 0.595
     # to 0.509, within 0.10 of the codec ceiling 0.409, so the default run shows what the grid's
     # budget leaves on the table
