@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slmlib.world.espeak_server import ESPEAK_SAMPLE_RATE, EVENT_PHONEME, EVENT_WORD, _read, _write
+from slmlib.world.espeak_server import EVENT_PHONEME, EVENT_WORD, _read, _write
 
 INSTALL_HINT = ("install espeak-ng: `sudo apt-get install espeak-ng` (Debian/Ubuntu), "
                 "`brew install espeak-ng` (macOS) or `conda install -c conda-forge espeak-ng`; "

@@ -16,7 +16,8 @@ from scipy.signal import resample_poly
 
 from slmlib.data.manifest import SAMPLE_RATE
 from slmlib.prosody import f0_contour, pyworld
-from slmlib.world.espeak import ESPEAK_SAMPLE_RATE, engine
+from slmlib.world.espeak import engine
+from slmlib.world.espeak_server import ESPEAK_SAMPLE_RATE
 from slmlib.world.voices import EMOTION_RECIPES, Voice
 
 WORLD_FRAME_MS = 10.0   # 10 ms frames halve WORLD's cost against 5 ms; F0 edits stay smooth
