@@ -15,7 +15,8 @@
   of the batch's positions;
 * generation: ``slmlib.model.generate.generate_speech`` (length-sorted batches of 64, static KV
   cache) vs ``model.generate`` at batch 8 with its defaults (dynamic cache), both greedy and with
-  the same speech-only and length processors: tokens/s, ratio, and whether outputs are identical.
+  the same speech-only and length processors and the model's own position layout
+  (:func:`slmlib.model.positions.position_ids`): tokens/s, ratio, and whether outputs are identical.
 
 Sequences have the default world's shape (Thai: ~27 characters, ~60 speech tokens of a 13,312-
 token codec vocabulary, a 3-s prompt on 30 %). Merges into bench/results.json.
@@ -35,6 +36,7 @@ from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
 from slmlib.hardware import bf16_supported
+from slmlib.model.positions import position_ids
 from slmlib.model.train import build_model, load_slm, target_logprobs
 from slmlib.model.vocab import IGNORE, SpeechVocab
 
@@ -201,7 +203,7 @@ def main() -> None:
             mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(p) for p in prefixes])[:, None]).long()
             limits = [max_speech_tokens(r.text, cfg.tokens_per_char) for r in part]
             out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                 max_new_tokens=max(limits) + 1, pad_token_id=vocab.pad_id,
+                                 position_ids=position_ids(model, ids, mask), max_new_tokens=max(limits) + 1, pad_token_id=vocab.pad_id,
                                  eos_token_id=vocab.eos_id, logits_processor=LogitsProcessorList(
                                      [SpeechOnly(vocab, size), LengthCap(width, limits, vocab.eos_id)]))
             plain_out += [vocab.speech_from_ids(row[width:].numpy()) for row in out]
