@@ -35,8 +35,8 @@ import torch
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
-from slmlib.hardware import bf16_supported
 from slmlib.model.positions import position_ids
+from slmlib.hardware import bf16_supported
 from slmlib.model.train import build_model, load_slm, target_logprobs
 from slmlib.model.vocab import IGNORE, SpeechVocab
 
@@ -203,7 +203,8 @@ def main() -> None:
             mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(p) for p in prefixes])[:, None]).long()
             limits = [max_speech_tokens(r.text, cfg.tokens_per_char) for r in part]
             out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                 position_ids=position_ids(model, ids, mask), max_new_tokens=max(limits) + 1, pad_token_id=vocab.pad_id,
+                                 position_ids=position_ids(model, ids, mask),
+                                 max_new_tokens=max(limits) + 1, pad_token_id=vocab.pad_id,
                                  eos_token_id=vocab.eos_id, logits_processor=LogitsProcessorList(
                                      [SpeechOnly(vocab, size), LengthCap(width, limits, vocab.eos_id)]))
             plain_out += [vocab.speech_from_ids(row[width:].numpy()) for row in out]
