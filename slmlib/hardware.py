@@ -36,12 +36,13 @@ def bf16_supported(device: str) -> bool:
 
 
 @contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block on ``n`` torch threads, then restore the count. Small recurrent models on
-    short clips are fastest on one: resemblyzer's LSTM took 7.6 s per clip on two threads next
-    to a busy core and 0.07 s on one (measured on the 2-core machine)."""
+def torch_threads(n: int | None = None) -> Iterator[None]:
+    """Run a block on ``n`` torch threads (None: on as many as now, for a block that may set its
+    own), then restore the count. Small recurrent models on short clips are fastest on one:
+    resemblyzer's LSTM took 7.6 s per clip on two threads next to a busy core and 0.07 s on one
+    (measured on the 2-core machine)."""
     old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(n or old)
     try:
         yield
     finally:

@@ -79,7 +79,13 @@ def map_chunks(fn: Callable[..., list], items: Sequence, workers: int, *args: An
     if not items:
         return []
     if workers == 1:
-        return list(fn(list(items), *args))
+        from slmlib.hardware import torch_threads
+
+        # a worker function sets its own threads (judging: one); here that must not outlive the
+        # call, or every later stage of this kernel would train on one thread (and, on some
+        # processors, sum in another order than a fresh process does)
+        with torch_threads():
+            return list(fn(list(items), *args))
     chunks = [list(items[i::workers]) for i in range(workers)]
     pool = shared_pool(workers)
     try:

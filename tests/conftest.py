@@ -1,11 +1,20 @@
 import numpy as np
 import pytest
+import torch
 
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, encode_examples, with_prompts
 from slmlib.model.train import train_slm
 from slmlib.model.vocab import SpeechVocab
 
+
+@pytest.fixture(autouse=True)
+def _leaves_torch_threads():
+    """Every test leaves torch's thread count as it found it: a later test that trains in this
+    process and compares with a fresh process would otherwise run on another count."""
+    before = torch.get_num_threads()
+    yield
+    assert torch.get_num_threads() == before, "the test left torch's thread count changed"
 
 @pytest.fixture(scope="session")
 def espeak():

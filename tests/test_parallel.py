@@ -41,6 +41,15 @@ def test_kept_workers_start_each_call_as_new_ones(monkeypatch):
     assert [s[2] for _, s in first] == [None, None] and [s[2] for _, s in second] == ["set", "set"]
 
 
+def test_one_worker_in_this_process_leaves_its_thread_count():
+    """With one worker the chunk runs here; a thread count it sets (judging sets one) must not
+    reach this process's later work (the CI failure of 2026-12-01: the next in-process training
+    ran on one thread while a fresh process used two)."""
+    before = torch.get_num_threads()
+    assert map_chunks(_pid_and_state, [0], 1, before + 1)[0][0] == os.getpid()
+    assert torch.get_num_threads() == before
+
+
 def test_a_broken_pool_is_replaced():
     with pytest.raises(parallel.BrokenProcessPool):
         map_chunks(_die, [0, 1], 2)

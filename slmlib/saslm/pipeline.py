@@ -366,8 +366,6 @@ def rollouts(setup: Setup, start: dict) -> tuple[pd.DataFrame, str]:
                                             replace=False))].reset_index(drop=True)
 
     def compute(folder: Path) -> pd.DataFrame:
-        import torch
-
         model = SASLM.from_pretrained(start["folder"])
         base, vocab = load_slm(setup.base["model"])
         items = sd.items(rows, tokens=False)
@@ -386,7 +384,6 @@ def rollouts(setup: Setup, start: dict) -> tuple[pd.DataFrame, str]:
         table["cer"] = heard.cer.to_numpy()
         table = pd.concat([table, heard.filter(like=EMOTION_PREFIX)], axis=1)
         dialogues = [d.with_tokens(t) for d, t in zip(sd.items(table, tokens=False), table.tokens)]
-        torch.set_num_threads(cfg.num_workers)
         speech_p, context_p = critic_probs(model, dialogues)
         norms = reward.RubricNorms.fit(sd.items(sd.train), sd.pitch_centres)
         table = pd.concat([table, reward.rubric(dialogues, speech_p, context_p, norms, sd.pitch_centres)], axis=1)
