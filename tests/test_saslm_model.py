@@ -13,7 +13,7 @@ from slmlib.model.vocab import SpeechVocab
 from slmlib.saslm import reward
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.model import (SASLM, Dialogue, compact, critic_probs, probe_features, sequence_logprobs,
-                                speak, train_stage)
+                                speak, token_features, train_stage)
 from slmlib.saslm.speech_head import IntentSpeechHead
 from slmlib.saslm.thinker import Thinker, encode_dialogues, pretrain_thinker, reply_states, thinker_states
 
@@ -85,8 +85,11 @@ def test_generation_follows_the_dialogue_and_is_seeded(tiny):
     speech, context = critic_probs(model, [d.with_tokens(t if len(t) else [1]) for d, t in zip(items, a)])
     assert speech.shape == context.shape == (4, 4)
     np.testing.assert_allclose(speech.sum(1), 1.0, rtol=1e-5)
-    feats = probe_features(model, items)
+    feats, tokens = probe_features(model, items), token_features(model, items)
     assert feats["e"].shape[0] == feats["h"].shape[0] == feats["z"].shape[0] == 4
+    for k in ("e", "h", "z"):         # one row per reply character; the probes read their average
+        assert [len(x) for x in tokens[k]] == [len(d.reply) for d in items]
+        np.testing.assert_array_equal(feats[k], np.stack([x.mean(0).numpy() for x in tokens[k]]))
 
 
 def test_rubric_gate_and_anchor_split():

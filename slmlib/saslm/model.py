@@ -318,16 +318,24 @@ def critic_probs(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> t
 
 
 @torch.inference_mode()
-def probe_features(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Per item, reply-averaged token embeddings e, thinker states h and VIB means μ (P2 Fig. 5's
-    probes), (N, ·) each; μ only for the vib mode."""
-    feats: dict[str, list[np.ndarray]] = {"e": [], "h": [], "z": []}
+def token_features(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> dict[str, list[torch.Tensor]]:
+    """Per item, per reply token: the speech head's token embeddings e, the thinker's states h
+    (what the bridge reads) and the VIB's means μ (z, what it writes; vib mode only), (T_i, ·)
+    each."""
+    feats: dict[str, list[torch.Tensor]] = {"e": [], "h": [], "z": []}
     states = intents(model, items, batch_size)
     embed = model.head.lm.get_input_embeddings()
     for d, h in zip(items, states):
         ids = torch.tensor(model.vocab.text_ids(d.reply), device=h.device)
-        feats["e"].append(embed(ids).float().mean(0).cpu().numpy())
-        feats["h"].append(h.mean(0).cpu().numpy())
+        feats["e"].append(embed(ids).float())
+        feats["h"].append(h)
         if model.mode == "vib":
-            feats["z"].append(model.head.vib(h, sample=False)[1].mean(0).cpu().numpy())
-    return {k: np.stack(v) for k, v in feats.items() if v}
+            feats["z"].append(model.head.vib(h, sample=False)[1])
+    return {k: v for k, v in feats.items() if v}
+
+
+@torch.inference_mode()
+def probe_features(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Per item, the reply averages of :func:`token_features` (P2 Fig. 5's probes), (N, ·) each."""
+    return {k: np.stack([x.mean(0).cpu().numpy() for x in v])
+            for k, v in token_features(model, items, batch_size).items()}

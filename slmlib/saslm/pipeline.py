@@ -39,12 +39,12 @@ from slmlib.judges.proxies import naturalness_proxy
 from slmlib.model.generate import Request, generate_speech
 from slmlib.model.train import load_slm
 from slmlib.parallel import process_pool
-from slmlib.saslm import reward
+from slmlib.saslm import probing, reward
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.dialogues import build_dialogues
 from slmlib.saslm.tagged import EmotionTagTTS, nats_per_token, speak_tagged, train_tagged
 from slmlib.saslm.model import (SASLM, Dialogue, assemble, critic_probs, probe_features, sequence_logprobs,
-                                speak, train_stage)
+                                speak, token_features, train_stage)
 from slmlib.saslm.thinker import pretrain_thinker
 from slmlib.scaling import pipeline as scaling
 from slmlib.scaling.data import encode_clips
@@ -452,13 +452,8 @@ def rollout_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- probes ---------------------------------------------------------------------------------
 def probes(setup: Setup, vib: dict, seed: int = 0) -> pd.DataFrame:
-    """Linear emotion probes (P2 Tab. 3 / Fig. 5): logistic regression on reply-averaged token
-    embeddings e, thinker states h (before and after stage 2) and VIB means z, fit on the
-    training dialogues, accuracy on the test dialogues with a bootstrap CI."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    """Linear emotion probes (P2 Tab. 3 / Fig. 5) on reply-averaged token embeddings e, thinker
+    states h (before and after stage 2) and VIB means z (:mod:`slmlib.saslm.probing`)."""
     sd = setup.sd
     test = sd.dialogues[sd.dialogues.split == "test"].rename(columns={"reply": "text"})
 
@@ -476,16 +471,44 @@ def probes(setup: Setup, vib: dict, seed: int = 0) -> pd.DataFrame:
         train, held = rows
         out = []
         for feat in ("e", "h (pre-trained thinker)", "h (after stage 2)", "z"):
-            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
-            clf.fit(train[feat], train["y"])
-            hit = (clf.predict(held[feat]) == held["y"]).astype(float)
-            acc, lo, hi = bootstrap_ci(pd.Series(hit), seed=seed)
+            acc, lo, hi = probing.probe_accuracy(train[feat], train["y"], held[feat], held["y"], seed)
             out.append({"representation": feat, "accuracy": acc, "low": lo, "high": hi,
-                        "chance": 1.0 / len(sd.emotions), "test_dialogues": len(hit)})
+                        "chance": 1.0 / len(sd.emotions), "test_dialogues": len(held["y"])})
         return pd.DataFrame(out)
 
     params = {"version": VERSION, "test": scaling.digest(test.audio_sha), "seed": seed}
     return setup.cache.run("saslm.probes", params, compute, inputs=[vib["key"], setup.thinker_key]).value
+
+
+def token_probes(setup: Setup, vib: dict, seed: int = 0, max_train_tokens: int = 20_000) -> pd.DataFrame:
+    """The same question per reply token, where the bridge works: is the context's emotion
+    linearly readable from one token's h (what the bridge reads) and from its z (what the bridge
+    passes to the speech head)? A probe fit on single training tokens, read on each test token
+    and as a vote over each reply (:func:`slmlib.saslm.probing.token_probe`)."""
+    sd = setup.sd
+    test = sd.dialogues[sd.dialogues.split == "test"].rename(columns={"reply": "text"})
+
+    def compute(folder: Path) -> pd.DataFrame:
+        model = SASLM.from_pretrained(vib["folder"])
+        split = {}
+        for name, frame in (("train", sd.train), ("test", test)):
+            items = sd.items(frame, tokens=False)
+            split[name] = (token_features(model, items), np.array([d.emotion for d in items]))
+        (train, train_y), (held, held_y) = split["train"], split["test"]
+        out = []
+        for feat in ("h", "z"):
+            as_numpy = [[x.cpu().numpy() for x in part[feat]] for part in (train, held)]
+            read = probing.token_probe(as_numpy[0], train_y, as_numpy[1], held_y, seed, max_train_tokens)
+            for reading, label in (("token", "one reply token"), ("vote", "token probabilities averaged over the reply")):
+                acc, lo, hi = read[reading]
+                out.append({"representation": f"{feat} per token", "read from": label, "accuracy": acc,
+                            "low": lo, "high": hi, "chance": 1.0 / len(sd.emotions),
+                            "train_tokens": read["train_tokens"], "test_dialogues": len(held_y)})
+        return pd.DataFrame(out)
+
+    params = {"version": VERSION, "test": scaling.digest(test.audio_sha), "seed": seed,
+              "max_train_tokens": max_train_tokens}
+    return setup.cache.run("saslm.token_probes", params, compute, inputs=[vib["key"], setup.thinker_key]).value
 
 
 def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.DataFrame:
@@ -596,7 +619,8 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
-             validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None) -> str:
+             validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None,
+             tokens: pd.DataFrame | None = None) -> str:
     """What this run's numbers say about P2's claims, in words written from them."""
     t = table.set_index("system")
 
@@ -673,4 +697,30 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     lines.append(f"- Probes (P2: e 18.1 %, h 41.4 %, z 64.5 %): e {100 * p['e']:.1f} %, h before stage 2 "
                  f"{100 * p['h (pre-trained thinker)']:.1f} %, after {100 * p['h (after stage 2)']:.1f} %, "
                  f"z {100 * p['z']:.1f} % ({order}).")
+    if tokens is not None and len(tokens):
+        lines.append(token_finding(tokens))
     return "\n".join(lines)
+
+
+def token_finding(tokens: pd.DataFrame) -> str:
+    """One line on the per-token probes: does the emotion reach the bridge (h) and leave it (z)?"""
+    t = tokens.set_index(["representation", "read from"])
+
+    def pct(r: pd.Series) -> str:
+        return f"{100 * r.accuracy:.1f} % [{100 * r.low:.1f}, {100 * r.high:.1f}]"
+
+    one, vote = "one reply token", "token probabilities averaged over the reply"
+    h, z = t.loc[("h per token", one)], t.loc[("z per token", one)]
+    chance = h.chance
+    if h.low <= chance:
+        verdict = "not even the bridge's input carries the emotion token by token"
+    elif z.low > chance:
+        kept = (z.accuracy - chance) / (h.accuracy - chance)
+        verdict = (f"the emotion reaches the bridge and leaves it (z keeps {100 * kept:.0f} % of h's margin "
+                   f"over chance)")
+    else:
+        verdict = ("the emotion reaches the bridge token by token but does not leave it: the loss is in the "
+                   "bridge, not in the thinker")
+    return (f"- Per reply token (what the bridge reads and writes; chance {100 * chance:.1f} %): h "
+            f"{pct(h)}, z {pct(z)}; voting over the reply, h {pct(t.loc[('h per token', vote)])}, z "
+            f"{pct(t.loc[('z per token', vote)])}: {verdict}.")
