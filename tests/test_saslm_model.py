@@ -1,5 +1,6 @@
 """SASLM's thinker alignment, the assembled model's stages, generation and stage-3 pieces, at
 tiny size."""
+import copy
 import dataclasses
 
 import numpy as np
@@ -251,3 +252,45 @@ def test_emotion_tag_ceiling_trains_speaks_and_round_trips(tmp_path):
     again = EmotionTagTTS.from_pretrained(tmp_path / "tagged")
     np.testing.assert_allclose(nats_per_token(again, REPLIES, tokens, [0, 1, 2, 3]), right, rtol=1e-5)
     assert all(np.array_equal(a, b) for a, b in zip(speak_tagged(again, REPLIES, [0, 1, 2, 3], **kw), spoken))
+
+
+class _Reads:
+    """A config that notes which of its fields are read."""
+
+    def __init__(self, cfg):
+        self._cfg, self.seen = cfg, set()
+
+    def __getattr__(self, name):
+        self.seen.add(name)
+        return getattr(self._cfg, name)
+
+
+@pytest.mark.parametrize("mode", ["plain", "add", "adaln", "vib"])
+def test_a_bridge_reads_only_the_fields_its_cache_key_holds(tiny, mode):
+    """Stages 1-2 are keyed on BRIDGE_READS[mode] alone (the rest at defaults), so a field they
+    read outside it would let a changed value find the old model."""
+    from slmlib.saslm.pipeline import BRIDGE_READS, keyed
+
+    old, items, _ = tiny
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
+    reads = _Reads(CFG)
+    # (the head's latent and initial log-variance: keyed for the modes that have them, adaln and vib)
+    head = IntentSpeechHead(lm, old.vocab, old.thinker.config.hidden_size, mode, CFG.latent, CFG.vib_logvar_init)
+    model = SASLM(Thinker(copy.deepcopy(old.thinker), old.tokenizer), head, ["a", "b", "c", "d"])
+    for stage in (1, 2):
+        train_stage(model, items, reads, stage, 1, reads.seed)
+    assert reads.seen <= set(BRIDGE_READS[mode])
+    changed = dataclasses.replace(CFG, rollouts=9, thinker_steps=1, beta_max=2.0, latent=3)
+    assert (keyed(changed, BRIDGE_READS[mode]) == keyed(CFG, BRIDGE_READS[mode])) == (mode in ("plain", "add"))
+
+
+def test_the_tag_ceiling_reads_only_the_fields_its_cache_key_holds(tiny):
+    from slmlib.saslm.pipeline import TAGGED_READS
+    from slmlib.saslm.tagged import EmotionTagTTS, train_tagged
+
+    old, items, _ = tiny
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
+    reads = _Reads(CFG)
+    train_tagged(EmotionTagTTS(lm, old.vocab, "en", 4), [d.reply for d in items], [d.tokens for d in items],
+                 [d.emotion for d in items], reads, reads.stage1_steps + reads.stage2_steps, reads.seed)
+    assert reads.seen <= set(TAGGED_READS)

@@ -185,8 +185,9 @@ def trainable(model: SASLM, stage: int, cfg: SASLMConfig) -> list[dict]:
     bridge_names = ("head.project.", "head.vib.", "head.adaln.")
     bridge = [p for n, p in model.named_parameters() if n.startswith(bridge_names)]
     rest = [p for n, p in model.named_parameters() if not n.startswith(("thinker.", "critic_", *bridge_names))]
-    groups = [{"params": rest, "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr},
-              {"params": bridge, "lr": cfg.bridge_lr or cfg.lr}]
+    groups = [{"params": rest, "lr": cfg.lr}, {"params": critic, "lr": cfg.critic_lr}]
+    if bridge:                                      # the plain mode has none
+        groups.append({"params": bridge, "lr": cfg.bridge_lr or cfg.lr})
     if stage == 2 and cfg.stage2_lora_rank:
         model.thinker = lora_adapters(model.thinker, cfg.stage2_lora_rank, cfg.stage2_lora_alpha)
         adapters = [p for p in model.thinker.parameters() if p.requires_grad]
@@ -241,7 +242,7 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
     log, t0 = [], time.perf_counter()
     for step in range(steps):
         batch = [items[i] for i in np.array_split(batches[step], acc.num_processes)[acc.process_index]]
-        beta = kl_weight(step, steps, cfg.beta_max, cfg.beta_warm_share)
+        beta = kl_weight(step, steps, cfg.beta_max, cfg.beta_warm_share) if model.mode == "vib" else 0.0  # no KL
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
             terms = step_loss(batch, beta)
         if not torch.isfinite(terms["total"]):

@@ -60,6 +60,17 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     "VIB + AdaLN": ("vib", False),
     "True-label oracle": ("vib", True),
 }
+# The SASLMConfig fields each training stage reads. Its cache key holds these, the others at
+# their defaults, so that changing one setting (stage 3's rollouts, the VIB's beta) retrains only
+# the models that read it; at the defaults the keys are the ones these stages always had. A field
+# a stage starts to read must be added here, or a changed value would find the old model.
+STAGES_12_READS = ("seed", "stage1_steps", "stage2_steps", "batch_size", "lr", "critic_lr", "critic_weight",
+                   "text_weight", "stage2_thinker_lr", "stage2_lora_rank", "stage2_lora_alpha")
+BRIDGE_READS = {"plain": STAGES_12_READS, "add": (*STAGES_12_READS, "bridge_lr"),
+                "adaln": (*STAGES_12_READS, "bridge_lr", "latent"),
+                "vib": (*STAGES_12_READS, "bridge_lr", "latent", "vib_logvar_init", "prior_a", "prior_sigma",
+                        "beta_max", "beta_warm_share")}
+TAGGED_READS = ("seed", "stage1_steps", "stage2_steps", "batch_size", "lr")
 REWARDS = {"+ Self-reward": "self", "+ Oracle reward": "oracle"}
 TAGGED = "Emotion tag (direct label)"
 BASE, REAL = "Base TTS", "Real (resynthesised)"
@@ -245,6 +256,11 @@ def _trained_and_judged(job: dict, cache: StageCache, stage: str, params: dict,
             "log": step.value["log"], "seconds": step.seconds, "table": table}
 
 
+def keyed(s: SASLMConfig, reads: tuple[str, ...]) -> SASLMConfig:
+    """``s`` with every field but ``reads`` at its default: the part of it a stage's key holds."""
+    return SASLMConfig(**{f: getattr(s, f) for f in reads})
+
+
 def _variant_job(job: dict) -> dict:
     """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
     cache, cfg = _open(job)
@@ -262,8 +278,8 @@ def _variant_job(job: dict) -> dict:
 
     # "init": bridges cached without it drew their initial weights from torch's generator unseeded,
     # in whatever state the pool worker held it, so they differed run to run
-    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": cfg.saslm, "init": "seeded",
-              "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
+    params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": keyed(cfg.saslm, BRIDGE_READS[mode]),
+              "init": "seeded", "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     return _trained_and_judged(job, cache, "saslm.train", params, compute, [job["base_key"], job["thinker_key"]])
 
 
@@ -284,8 +300,8 @@ def _tagged_job(job: dict) -> dict:
         model.save_pretrained(folder / "model")
         return {"log": log}
 
-    params = {"version": VERSION, "saslm": cfg.saslm, "train": scaling.tokens_digest([d.tokens for d in items]),
-              "device": cfg.device}
+    params = {"version": VERSION, "saslm": keyed(cfg.saslm, TAGGED_READS),
+              "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
     return _trained_and_judged(job, cache, "saslm.tagged", params, compute, [job["base_key"]])
 
 
@@ -499,7 +515,8 @@ def token_probes(setup: Setup, vib: dict, seed: int = 0, max_train_tokens: int =
         for feat in ("h", "z"):
             as_numpy = [[x.cpu().numpy() for x in part[feat]] for part in (train, held)]
             read = probing.token_probe(as_numpy[0], train_y, as_numpy[1], held_y, seed, max_train_tokens)
-            for reading, label in (("token", "one reply token"), ("vote", "token probabilities averaged over the reply")):
+            for reading, label in (("token", "one reply token"),
+                                   ("vote", "token probabilities averaged over the reply")):
                 acc, lo, hi = read[reading]
                 out.append({"representation": f"{feat} per token", "read from": label, "accuracy": acc,
                             "low": lo, "high": hi, "chance": 1.0 / len(sd.emotions),
