@@ -16,6 +16,7 @@ def _leaves_torch_threads():
     yield
     assert torch.get_num_threads() == before, "the test left torch's thread count changed"
 
+
 @pytest.fixture(scope="session")
 def espeak():
     """The espeak-ng engine; the test command installs espeak-ng, so a missing one fails."""
