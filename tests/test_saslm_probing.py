@@ -1,4 +1,4 @@
-"""The linear emotion probes on made-up features whose answer is known."""
+"""The emotion probes and the context swap of notebook 05 on made-up inputs whose answer is known."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,3 +52,15 @@ def test_the_token_finding_says_where_the_emotion_is_lost():
     assert "does not leave it" in token_finding(_tokens((0.45, 0.40, 0.50), (0.17, 0.15, 0.19)))
     assert "z keeps 50 % of h's margin" in token_finding(_tokens((0.5, 0.45, 0.55), ((0.5 + 1 / 6) / 2, 0.3, 0.4)))
     assert "not even the bridge's input" in token_finding(_tokens((0.17, 0.15, 0.19), (0.17, 0.15, 0.19)))
+
+
+def test_swapped_contexts_come_from_dialogues_of_another_emotion():
+    from slmlib.saslm.pipeline import swapped
+
+    test = pd.DataFrame({"id": list("abcdef"), "context": [f"c{i}" for i in range(6)],
+                         "emotion": ["happy", "happy", "sad", "sad", "angry", "calm"]})
+    out = swapped(test, seed=3)
+    assert list(out.own_emotion) == list(test.emotion) and (out.emotion != out.own_emotion).all()
+    donor = out.context.str[1:].astype(int)                     # each context travels with its emotion
+    assert (test.emotion.to_numpy()[donor] == out.emotion).all()
+    assert swapped(test, seed=3).equals(out)

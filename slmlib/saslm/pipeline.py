@@ -231,7 +231,7 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
         return table
 
     params = {"version": VERSION, "items": scaling.digest(test.audio_sha), **cfg.slm.sampling(), "seed": cfg.saslm.seed,
-              "oracle": job.get("oracle", False)}
+              "oracle": job.get("oracle", False), **({"contexts": "swapped"} if job.get("swapped") else {})}
     step = cache.run("saslm.eval", params, compute, inputs=[model_key, *job["judge_keys"]])
     table = step.value.copy()
     table["path"] = [str(step.path / p) if isinstance(p, str) else None for p in table.path]
@@ -538,9 +538,7 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
     import torch
 
     test = setup.sd.test.reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    donors = [rng.choice(np.flatnonzero(test.emotion.to_numpy() != e)) for e in test.emotion]
-    wrong = test.assign(context=test.context.to_numpy()[donors], emotion=test.emotion.to_numpy()[donors])
+    wrong = swapped(test, seed)
     rows = []
     for name, (mode, oracle) in VARIANTS.items():
         if name not in results or mode == "plain":
@@ -557,6 +555,38 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
         nll = {k: nats_per_token(model, [d.reply for d in ds], tokens, [d.emotion for d in ds])
                for k, ds in told.items()}
         rows.append(_use_row(TAGGED, nll["right"], nll["wrong"], seed))
+    return pd.DataFrame(rows)
+
+
+def swapped(test: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``test`` with each dialogue's context and emotion label taken from another test dialogue
+    of a different emotion (drawn with ``seed``); ``own_emotion`` keeps the reply's own."""
+    test = test.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    donors = [rng.choice(np.flatnonzero(test.emotion.to_numpy() != e)) for e in test.emotion]
+    return test.assign(context=test.context.to_numpy()[donors], emotion=test.emotion.to_numpy()[donors],
+                       own_emotion=test.emotion.to_numpy())
+
+
+def context_swap(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.DataFrame:
+    """Does a bridge's speech follow the context it is given? Every test reply spoken after the
+    context of another test dialogue with a different emotion (:func:`swapped`, the donors of
+    :func:`intent_use`), judged: EmoAlign against the given context's emotion (a model that
+    reads the context follows it) and against the reply's own emotion (a model that gets its
+    emotion elsewhere, from the reply's words, keeps it). Bootstrap 95 % CIs over dialogues."""
+    test = swapped(setup.sd.test, seed)
+    names = [n for n, (mode, _) in VARIANTS.items() if n in results and mode != "plain"]
+    jobs = [setup.job(name=n, folder=results[n]["folder"], key=results[n]["key"], test=test, swapped=True,
+                      oracle=VARIANTS[n][1]) for n in names]
+    heard = read_emotions(pd.concat([r["table"] for r in _run(_base_job, jobs, setup.cfg.num_workers)],
+                                    ignore_index=True), setup.emotion_judge)
+    rows = []
+    for name, g in heard.groupby("system", sort=False):
+        given = bootstrap_ci(g.emo_match, seed=seed)
+        own = bootstrap_ci((g.predicted_emotion == g.own_emotion).astype(float), seed=seed)
+        rows.append({"system": name, "follows_given_context": given[0], "given_low": given[1],
+                     "given_high": given[2], "keeps_own_emotion": own[0], "own_low": own[1], "own_high": own[2],
+                     "test_dialogues": len(g)})
     return pd.DataFrame(rows)
 
 
@@ -637,7 +667,7 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
 
 def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
              validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None,
-             tokens: pd.DataFrame | None = None) -> str:
+             tokens: pd.DataFrame | None = None, swap: pd.DataFrame | None = None) -> str:
     """What this run's numbers say about P2's claims, in words written from them."""
     t = table.set_index("system")
 
@@ -714,6 +744,12 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     lines.append(f"- Probes (P2: e 18.1 %, h 41.4 %, z 64.5 %): e {100 * p['e']:.1f} %, h before stage 2 "
                  f"{100 * p['h (pre-trained thinker)']:.1f} %, after {100 * p['h (after stage 2)']:.1f} %, "
                  f"z {100 * p['z']:.1f} % ({order}).")
+    if swap is not None and len(swap):
+        parts = [f"{r.system} follows it {100 * r.follows_given_context:.1f} % [{100 * r.given_low:.1f}, "
+                 f"{100 * r.given_high:.1f}], keeps the reply's own emotion {100 * r.keeps_own_emotion:.1f} % "
+                 f"[{100 * r.own_low:.1f}, {100 * r.own_high:.1f}]" for r in swap.itertuples()]
+        lines.append("- Another dialogue's context before each test reply (EmoAlign against that context's "
+                     "emotion, and agreement with the reply's own): " + "; ".join(parts) + ".")
     if tokens is not None and len(tokens):
         lines.append(token_finding(tokens))
     return "\n".join(lines)
