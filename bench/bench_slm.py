@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from slmlib.hardware import bf16_supported
 from slmlib.model.config import SLMConfig
 from slmlib.model.data import Utterance, bucketed_batches, collate, encode_examples, with_prompts
 from slmlib.model.generate import LengthCap, Request, SpeechOnly, generate_speech, max_speech_tokens
 from slmlib.model.positions import position_ids
-from slmlib.hardware import bf16_supported
 from slmlib.model.train import build_model, load_slm, target_logprobs
 from slmlib.model.vocab import IGNORE, SpeechVocab
 

@@ -35,11 +35,15 @@ def test_one_process_script_trains_the_in_process_model(tmp_path):
     a, _ = load_slm(tmp_path / "direct")
     b, v = load_slm(tmp_path / "script")
     assert v == vocab
-    child = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
-                           capture_output=True, text=True).stdout.strip()
     for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         assert torch.equal(p, q), (f"{n} differs by up to {float((p - q).abs().max()):.2e}; torch threads: "
-                                   f"{torch.get_num_threads()} here, {child} in a fresh process")
+                                   f"{torch.get_num_threads()} here, {_fresh_threads()} in a fresh process")
+
+
+def _fresh_threads() -> str:
+    """torch's thread count in a new process (asked only when the models differ)."""
+    return subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                          capture_output=True, text=True).stdout.strip()
 
 
 def test_accelerate_launch_ddp_on_two_cpu_processes(tmp_path):
