@@ -19,7 +19,7 @@ from slmlib.judges.by_path import load_asr, speaker_embedder
 from slmlib.metrics import error_rates, repetition_rate, token_entropy, utterance_entropies
 from slmlib.parallel import map_chunks
 from slmlib.prosody import aligned_f0_agreement, prosody_features, speaking_rate
-from slmlib.stats import bootstrap_ci, paired_difference_ci
+from slmlib.stats import Resampler, bootstrap_ci, paired_difference_ci
 
 # what one row must say about the utterance being judged
 ITEM_COLUMNS = ("id", "lang", "text", "speaker", "reference_path", "recording_path")
@@ -175,21 +175,25 @@ SUMMARY_COLUMNS = ("wer", "cer", "f0_std_st", "f0_range_st", "f0_std_hz", "f0_ra
                    "chars_per_s", "repetition")
 
 
-def summarise(table: pd.DataFrame, baseline_cer: pd.Series | None = None, seed: int = 0) -> dict:
+def summarise(table: pd.DataFrame, baseline_cer: pd.Series | None = None, seed: int = 0,
+              groups: str | None = None) -> dict:
     """One system's numbers with bootstrap 95 % CIs over utterances: means of the per-utterance
     measures, H_p pooled over all its tokens (P1 Eq. 3; CI by resampling utterances), corpus
     WER, the share of empty outputs and, with ``baseline_cer`` (CER of the real recordings,
-    indexed by item id), the calibrated CER with a paired CI."""
+    indexed by item id), the calibrated CER with a paired CI. ``groups`` names a column whose
+    values are resampled whole (e.g. "id" when each text was spoken several times)."""
+    labels = None if groups is None else table[groups]
     out: dict = {"utterances": len(table), "silent_share": float(table.silent.mean())}
     for col in SUMMARY_COLUMNS:
         if col in table and table[col].notna().sum() >= 2:
-            est, lo, hi = bootstrap_ci(table[col], seed=seed)
+            est, lo, hi = bootstrap_ci(table[col], seed=seed, groups=labels)
             out.update({col: est, f"{col}_low": lo, f"{col}_high": hi})
-    seqs = [t for t in table.tokens if len(t)]
-    if seqs:
+    spoken = table[table.tokens.map(len) > 0]
+    if len(spoken):
+        seqs = list(spoken.tokens)
+        draw = Resampler(len(seqs), None if groups is None else spoken[groups])
         rng = np.random.default_rng(seed)
-        boots = [token_entropy([seqs[i] for i in rng.integers(0, len(seqs), len(seqs))])
-                 for _ in range(300)]
+        boots = [token_entropy([seqs[i] for i in draw(rng)]) for _ in range(300)]
         # the plug-in entropy falls when a resample repeats utterances, so the percentile
         # interval sits below the estimate: centre the bootstrap's spread on the estimate
         h, (lo, mid, hi) = token_entropy(seqs), np.quantile(boots, [0.025, 0.5, 0.975])
@@ -198,6 +202,6 @@ def summarise(table: pd.DataFrame, baseline_cer: pd.Series | None = None, seed: 
     out["cer_chance"] = chance_cer(table)
     if baseline_cer is not None:
         base = baseline_cer.reindex(table.id).to_numpy()
-        d, lo, hi = paired_difference_ci(table.cer.to_numpy(), base, seed=seed)
+        d, lo, hi = paired_difference_ci(table.cer.to_numpy(), base, seed=seed, groups=labels)
         out.update({"calibrated_cer": d, "calibrated_cer_low": lo, "calibrated_cer_high": hi})
     return out

@@ -4,7 +4,7 @@ import pytest
 from slmlib.metrics import (error_rates, repetition_rate, summarise_errors, token_entropy,
                             utterance_entropies, utterance_wer)
 from slmlib.prosody import aligned_f0_agreement, frechet_distance, prosody_features
-from slmlib.stats import bootstrap_ci, paired_difference_ci, spearman_trend
+from slmlib.stats import Resampler, bootstrap_ci, paired_difference_ci, spearman_trend
 
 
 @pytest.mark.parametrize("k", [2, 13, 1024])
@@ -51,6 +51,32 @@ def test_statistics():
         paired_difference_ci(a, a[:10])
     t = spearman_trend([0, 1, 2, 3, 4], [1, 3, 4, 8, 9])
     assert t["rho"] == pytest.approx(1.0) and t["p"] < 0.05
+
+
+def test_cluster_bootstrap_resamples_whole_groups():
+    rng = np.random.default_rng(0)
+    x = rng.random(40)
+    x[5] = np.nan
+    # one row per group: the plain bootstrap's draws, to the digit
+    assert bootstrap_ci(x, groups=[f"t{i}" for i in range(40)]) == bootstrap_ci(x)
+    # a text spoken three times the same way carries one text's evidence, not three
+    per_text = rng.random(30)
+    thrice = np.repeat(per_text, 3)
+    texts = np.repeat(np.arange(30), 3)
+    assert bootstrap_ci(thrice, groups=texts) == pytest.approx(bootstrap_ci(per_text))
+    _, lo, hi = bootstrap_ci(thrice)
+    _, glo, ghi = bootstrap_ci(thrice, groups=texts)
+    assert ghi - glo > 1.4 * (hi - lo)            # about sqrt(3) wider than rows taken as independent
+    d, dlo, dhi = paired_difference_ci(thrice + 0.2, thrice, groups=texts)
+    assert d == pytest.approx(0.2) and dhi - dlo < 1e-9
+    draw = Resampler(6, ["a", "a", "b", "c", "c", "c"])
+    for seed in range(5):
+        counts = np.bincount(draw(np.random.default_rng(seed)), minlength=6)
+        a, b, c = counts[0], counts[2], counts[3]
+        # every drawn group comes whole, and three groups are drawn
+        assert counts[1] == a and counts[4] == counts[5] == c and a + b + c == 3
+    with pytest.raises(ValueError, match="one group label per value"):
+        Resampler(3, ["a", "b"])
 
 
 def test_prosody_measures(espeak):

@@ -121,6 +121,16 @@ def test_summarise_has_cis_and_pooled_entropy():
     assert s["calibrated_cer"] == pytest.approx(0.4)
 
 
+def test_summarise_by_text_counts_a_text_spoken_thrice_once():
+    per_utt = _per_utt(np.random.default_rng(1), alphas=(0.0,), seeds=(0,))
+    thrice = pd.concat([per_utt] * 3, ignore_index=True)
+    once, pooled = summarise(per_utt), summarise(thrice, groups="id")
+    for col in ("wer", "wer_low", "wer_high", "cer_low", "cer_high", "H_p"):
+        assert pooled[col] == pytest.approx(once[col]), col
+    as_rows = summarise(thrice)           # rows taken as independent: intervals too narrow
+    assert as_rows["wer_high"] - as_rows["wer_low"] < 0.8 * (once["wer_high"] - once["wer_low"])
+
+
 def test_paper_tables_load():
     t1 = paper_table("P1_table1")
     assert len(t1) == 10 and t1.alpha.is_monotonic_increasing

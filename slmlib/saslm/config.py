@@ -71,9 +71,16 @@ class SASLMConfig:
     stage3_batch: int = 16
     stage3_lr: float = 5e-5
     seed: int = 0
+    # every system speaks the test replies with this many sampling seeds (seed, seed + 1, ...),
+    # pooled with CIs over dialogues: one model's EmoAlign moved by up to 14 points between seeds
+    eval_seeds: int = later(3)
+
+    def __post_init__(self) -> None:
+        if self.eval_seeds < 1:
+            raise ValueError(f"saslm.eval_seeds must be at least 1 (got {self.eval_seeds})")
 
     @classmethod
     def smoke(cls) -> "SASLMConfig":
         return cls(thinker_vocab=300, thinker_hidden=32, thinker_layers=2, thinker_heads=2,
                    thinker_steps=20, base_steps=20, stage1_steps=8, stage2_steps=6, batch_size=8,
-                   rollout_texts=4, rollouts=2, stage3_steps=4, stage3_batch=4)
+                   rollout_texts=4, rollouts=2, stage3_steps=4, stage3_batch=4, eval_seeds=2)

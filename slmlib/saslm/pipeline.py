@@ -193,9 +193,20 @@ def judge_validity(real: pd.DataFrame, original_judge: EmotionJudge, judge: Emot
 
 # --- workers --------------------------------------------------------------------------------
 def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None, model_key: str) -> pd.DataFrame:
-    """The cached ``saslm.eval`` stage: speak the test items (or, without a model, take the
-    real recordings' tokens), judge them and keep the emotion judge's features of each clip
-    (the judge itself is applied outside the cache, :func:`read_emotions`)."""
+    """The test items spoken by one system with each of ``saslm.eval_seeds`` sampling seeds
+    (column ``sample``; the real recordings once), judged."""
+    cfg: Config = job["cfg"]
+    samples = range(cfg.saslm.eval_seeds if model_folder is not None else 1)
+    tables = [_evaluate_sample(job, cache, model_folder, model_key, cfg.saslm.seed + k).assign(sample=k)
+              for k in samples]
+    return pd.concat(tables, ignore_index=True).assign(system=name, style="off")
+
+
+def _evaluate_sample(job: dict, cache: StageCache, model_folder: str | None, model_key: str,
+                     seed: int) -> pd.DataFrame:
+    """The cached ``saslm.eval`` stage: speak the test items with sampling ``seed`` (or, without
+    a model, take the real recordings' tokens), judge them and keep the emotion judge's
+    features of each clip (the judge itself is applied outside the cache, :func:`read_emotions`)."""
     cfg: Config = job["cfg"]
     test: pd.DataFrame = job["test"]
     sd: SASLMData = job["sd"]
@@ -208,18 +219,18 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
             tokens = speak_tagged(EmotionTagTTS.from_pretrained(model_folder), [d.reply for d in told],
                                   [d.emotion for d in told], temperature=cfg.slm.temperature, top_p=cfg.slm.top_p,
                                   tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch,
-                                  seed=cfg.saslm.seed)
+                                  seed=seed)
         elif job.get("plain_lm"):
             lm, vocab = load_slm(model_folder)
             tokens = generate_speech(lm, vocab, [Request(LANG, t) for t in test.text], temperature=cfg.slm.temperature,
                                      top_p=cfg.slm.top_p, tokens_per_char=cfg.slm.tokens_per_char,
-                                     batch_size=cfg.slm.generate_batch, seed=cfg.saslm.seed)
+                                     batch_size=cfg.slm.generate_batch, seed=seed)
         else:
             model = SASLM.from_pretrained(model_folder)
             tokens = speak(model, sd.items(test, oracle=job["oracle"], tokens=False),
                            temperature=cfg.slm.temperature, top_p=cfg.slm.top_p,
                            tokens_per_char=cfg.slm.tokens_per_char, batch_size=cfg.slm.generate_batch,
-                           seed=cfg.saslm.seed)
+                           seed=seed)
         table = judge_tokens(test, tokens, sd.data.codec_folder, {LANG: job["asr_folder"]}, sd.timbres,
                              folder / "audio", workers=1, speaker_model=cfg.judges.speaker_model)
         spoken = table[~table.silent.astype(bool)]
@@ -230,12 +241,12 @@ def _evaluate(job: dict, cache: StageCache, name: str, model_folder: str | None,
         table["path"] = [str(Path(p).relative_to(folder)) if isinstance(p, str) else None for p in table.path]
         return table
 
-    params = {"version": VERSION, "items": scaling.digest(test.audio_sha), **cfg.slm.sampling(), "seed": cfg.saslm.seed,
+    params = {"version": VERSION, "items": scaling.digest(test.audio_sha), **cfg.slm.sampling(), "seed": seed,
               "oracle": job.get("oracle", False), **({"contexts": "swapped"} if job.get("swapped") else {})}
     step = cache.run("saslm.eval", params, compute, inputs=[model_key, *job["judge_keys"]])
     table = step.value.copy()
     table["path"] = [str(step.path / p) if isinstance(p, str) else None for p in table.path]
-    return table.assign(system=name, style="off")
+    return table
 
 
 def _open(job: dict) -> tuple[StageCache, Config]:
@@ -582,11 +593,11 @@ def context_swap(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Da
                                     ignore_index=True), setup.emotion_judge)
     rows = []
     for name, g in heard.groupby("system", sort=False):
-        given = bootstrap_ci(g.emo_match, seed=seed)
-        own = bootstrap_ci((g.predicted_emotion == g.own_emotion).astype(float), seed=seed)
+        given = bootstrap_ci(g.emo_match, seed=seed, groups=g.id)
+        own = bootstrap_ci((g.predicted_emotion == g.own_emotion).astype(float), seed=seed, groups=g.id)
         rows.append({"system": name, "follows_given_context": given[0], "given_low": given[1],
                      "given_high": given[2], "keeps_own_emotion": own[0], "own_low": own[1], "own_high": own[2],
-                     "test_dialogues": len(g)})
+                     "test_dialogues": g.id.nunique(), "samples": g["sample"].nunique()})
     return pd.DataFrame(rows)
 
 
@@ -612,8 +623,8 @@ def system_table(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     real = per_utt[per_utt.system == REAL]
     rows = []
     for system, g in per_utt.groupby("system", sort=False):
-        s = summarise(g, seed=seed)
-        e, lo, hi = bootstrap_ci(g.emo_match, seed=seed)
+        s = summarise(g, seed=seed, groups="id")
+        e, lo, hi = bootstrap_ci(g.emo_match, seed=seed, groups=g.id)
         s.update({"emo_align": e, "emo_align_low": lo, "emo_align_high": hi,
                   "f0_var_hz2": float(np.nanmean(g.f0_std_hz ** 2))})
         if len(real):
@@ -623,19 +634,22 @@ def system_table(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """The paired comparisons the findings rest on (system minus baseline on the same items)."""
+    """The paired comparisons the findings rest on (system minus baseline on the same items):
+    each system's measures averaged per dialogue over its sampling seeds, then paired."""
     pairs = [("VIB + AdaLN", "Plain TTS"), ("VIB + AdaLN", "AdaLN (no VIB)"), ("VIB + AdaLN", "Naive addition"),
              ("AdaLN (no VIB)", "Plain TTS"), ("Naive addition", "Plain TTS"),
              ("+ Self-reward", "VIB + AdaLN"), ("+ Oracle reward", "VIB + AdaLN"),
              ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE), (TAGGED, "Plain TTS")]
+    metrics = ["emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"]
+    per_dialogue = per_utt.groupby(["system", "id"], sort=False)[metrics].mean()
+    systems = set(per_dialogue.index.get_level_values("system"))
     rows = []
     for system, baseline in pairs:
-        a = per_utt[per_utt.system == system].set_index("id")
-        b = per_utt[per_utt.system == baseline].set_index("id")
-        if a.empty or b.empty:
+        if system not in systems or baseline not in systems:
             continue
-        a = a.reindex(b.index)
-        for m in ("emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"):
+        b = per_dialogue.loc[baseline]
+        a = per_dialogue.loc[system].reindex(b.index)
+        for m in metrics:
             ok = a[m].notna() & b[m].notna()
             if ok.sum() < 2:
                 continue
@@ -643,6 +657,16 @@ def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             rows.append({"system": system, "baseline": baseline, "metric": m, "delta": d, "low": lo, "high": hi,
                          "n": int(ok.sum())})
     return pd.DataFrame(rows)
+
+
+def emo_align_by_sample(per_utt: pd.DataFrame) -> pd.DataFrame:
+    """Each system's EmoAlign at each sampling seed (``sample`` k = seed ``saslm.seed + k``) and
+    the range between them: how far one model's score moves with the sampler alone."""
+    spoken = per_utt[per_utt.system != REAL]
+    wide = spoken.pivot_table(index="system", columns="sample", values="emo_match", aggfunc="mean")
+    wide = wide.reindex([n for n in ORDER if n in wide.index])
+    wide.columns = [f"sample {k}" for k in wide.columns]
+    return wide.assign(range=wide.max(axis=1) - wide.min(axis=1)).rename_axis("system").reset_index()
 
 
 def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
@@ -667,7 +691,8 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
 
 def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
              validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None,
-             tokens: pd.DataFrame | None = None, swap: pd.DataFrame | None = None) -> str:
+             tokens: pd.DataFrame | None = None, swap: pd.DataFrame | None = None,
+             by_sample: pd.DataFrame | None = None) -> str:
     """What this run's numbers say about P2's claims, in words written from them."""
     t = table.set_index("system")
 
@@ -697,6 +722,12 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         lines.append(f"- Judge validity: notebook 00's emotion judge is right on {100 * v[0]:.1f} % of the held-out "
                      f"original recordings but on {100 * v[1]:.1f} % of the same recordings through the codec; "
                      f"this notebook's judge (trained on codec audio of the training replies) on {100 * v[2]:.1f} %.")
+    if by_sample is not None and by_sample.shape[1] > 3:    # system, two or more samples, range
+        widest = by_sample.loc[by_sample.range.idxmax()]
+        lines.append(f"- Every system spoke the test replies with {by_sample.shape[1] - 2} sampling seeds, pooled "
+                     f"(CIs resample dialogues with all their seeds); between seeds one model's EmoAlign moves by "
+                     f"up to {100 * widest.range:.1f} pt ({widest.system}), by {100 * by_sample.range.median():.1f} pt "
+                     f"at the median.")
     for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle", TAGGED,
                  *REWARDS):
         if name in t.index:
