@@ -722,9 +722,10 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         lines.append(f"- Judge validity: notebook 00's emotion judge is right on {100 * v[0]:.1f} % of the held-out "
                      f"original recordings but on {100 * v[1]:.1f} % of the same recordings through the codec; "
                      f"this notebook's judge (trained on codec audio of the training replies) on {100 * v[2]:.1f} %.")
-    if by_sample is not None and by_sample.shape[1] > 3:    # system, two or more samples, range
+    samples = [] if by_sample is None else [c for c in by_sample if c.startswith("sample ")]
+    if len(samples) > 1:
         widest = by_sample.loc[by_sample.range.idxmax()]
-        lines.append(f"- Every system spoke the test replies with {by_sample.shape[1] - 2} sampling seeds, pooled "
+        lines.append(f"- Every system spoke the test replies with {len(samples)} sampling seeds, pooled "
                      f"(CIs resample dialogues with all their seeds); between seeds one model's EmoAlign moves by "
                      f"up to {100 * widest.range:.1f} pt ({widest.system}), by {100 * by_sample.range.median():.1f} pt "
                      f"at the median.")
