@@ -294,3 +294,29 @@ def test_the_tag_ceiling_reads_only_the_fields_its_cache_key_holds(tiny):
     train_tagged(EmotionTagTTS(lm, old.vocab, "en", 4), [d.reply for d in items], [d.tokens for d in items],
                  [d.emotion for d in items], reads, reads.stage1_steps + reads.stage2_steps, reads.seed)
     assert reads.seen <= set(TAGGED_READS)
+
+
+def test_a_label_reading_bridge_reads_the_label_not_the_dialogue(tiny, tmp_path):
+    """The diagnostic bridge: one-hot rows of the item's emotion at every reply character in
+    place of h, trained, spoken and saved like any other; another label changes its speech
+    distribution, another context alone does not."""
+    old, items, _ = tiny
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
+    head = IntentSpeechHead(lm, old.vocab, 4, "adaln", CFG.latent)
+    model = SASLM(Thinker(copy.deepcopy(old.thinker), old.tokenizer), head, ["a", "b", "c", "d"], reads_label=True)
+    states = model.label_states(items)
+    assert [s.shape for s in states] == [(len(d.reply), 4) for d in items]
+    assert all(torch.equal(s.argmax(-1), torch.full((len(d.reply),), d.emotion)) for s, d in zip(states, items))
+    train_stage(model, items, CFG, 1, 3, 0)
+    relabelled = [Dialogue(d.text, d.reply_start, d.reply, d.tokens, (d.emotion + 1) % 4) for d in items]
+    recontexted = [Dialogue.of(CONTEXTS[(i + 1) % 4], d.reply, d.tokens, d.emotion) for i, d in enumerate(items)]
+    with torch.no_grad():
+        own, other_label, other_context = (sequence_logprobs(model, x) for x in (items, relabelled, recontexted))
+    assert (own - other_label).abs().min() > 1e-5 and torch.equal(own, other_context)
+    kw = dict(temperature=1.0, top_p=1.0, tokens_per_char=1.0, batch_size=2, seed=3)
+    spoken = speak(model, items, **kw)
+    model.save_pretrained(tmp_path / "label")
+    again = SASLM.from_pretrained(tmp_path / "label")
+    assert again.reads_label and all(np.array_equal(a, b) for a, b in zip(speak(again, items, **kw), spoken))
+    with pytest.raises(ValueError, match="emotion index"):
+        model.label_states([Dialogue.of(CONTEXTS[0], REPLIES[0], items[0].tokens)])

@@ -52,6 +52,26 @@ def test_emo_align_by_sample_and_the_findings_line():
                                             probe, by_sample=one_seed)
 
 
+def test_the_label_line_says_whether_a_pathway_carries_the_clean_label():
+    rng = np.random.default_rng(3)
+    chance = (np.arange(120) % 6 == 0)[None].repeat(3, 0)                # 1 in 6, every seed
+    often = (np.arange(120) % 2 == 0)[None].repeat(3, 0)                 # 1 in 2
+    systems = {"Plain TTS": chance, "Naive addition": chance, "AdaLN (no VIB)": chance,
+               "Label via addition": often, "Label via AdaLN": chance}
+    paired = deltas(_per_utt(systems, 120, rng))
+    probe = pd.DataFrame({"representation": ["e", "h (pre-trained thinker)", "h (after stage 2)", "z"],
+                          "accuracy": [0.2, 0.3, 0.4, 0.5], "chance": 1 / 6})
+    text = findings(pd.DataFrame({"system": [REAL], "emo_align": [1.0]}), paired, probe)
+    line = next(x for x in text.splitlines() if x.startswith("- The bridges fed the true label"))
+    assert "Label via addition minus the plain TTS +33.3 pt" in line and "Label via AdaLN minus the plain TTS +0.0" in line
+    assert line.endswith("one pathway carries a clean label to the speech and the other does not.")
+    none = deltas(_per_utt({**systems, "Label via addition": chance}, 120, rng))
+    assert "neither pathway carries" in findings(pd.DataFrame({"system": [REAL], "emo_align": [1.0]}), none, probe)
+    tiny = pd.DataFrame([{"system": "+ Self-reward", "baseline": "VIB + AdaLN", "metric": "emo_match",
+                          "delta": -1e-18, "low": -0.04, "high": 0.04}])
+    assert "EmoAlign +0.0 pt [-4.0, +4.0]" in findings(pd.DataFrame({"system": [REAL], "emo_align": [1.0]}), tiny, probe)
+
+
 def test_at_least_one_evaluation_seed():
     with pytest.raises(ValueError, match="eval_seeds must be at least 1"):
         SASLMConfig(eval_seeds=0)

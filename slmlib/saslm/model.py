@@ -70,12 +70,17 @@ def compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 
 
 class SASLM(nn.Module):
-    def __init__(self, thinker: Thinker, head: IntentSpeechHead, emotions: list[str]):
+    """``reads_label``: the bridge reads the true emotion label (one-hot at every reply token)
+    instead of the thinker's h, a diagnostic that separates what the bridge can carry from what
+    it can extract from h; the thinker still feeds the critic and learns its text loss."""
+
+    def __init__(self, thinker: Thinker, head: IntentSpeechHead, emotions: list[str], reads_label: bool = False):
         super().__init__()
         self.thinker = thinker.model
         self.tokenizer = thinker.tokenizer
         self.head = head
         self.emotions = list(emotions)
+        self.reads_label = reads_label
         self.critic_speech = nn.Linear(head.lm.config.hidden_size, len(emotions))
         self.critic_context = nn.Linear(thinker.hidden_size, len(emotions))
 
@@ -101,7 +106,8 @@ class SASLM(nn.Module):
         ids = speech["input_ids"]
         intent = None
         if self.mode != "plain":
-            intent = scatter_intent(text_mask(ids, self.vocab), reply_states(hidden, dialogue))
+            states = self.label_states(items) if self.reads_label else reply_states(hidden, dialogue)
+            intent = scatter_intent(text_mask(ids, self.vocab), states)
         embeds, extra = self.head.embed(ids, intent, sample)
         states = decoder_states(self.head.lm, speech, embeds)
         logp, mask = labelled_logprobs(self.head.lm, states, speech["labels"])
@@ -109,6 +115,19 @@ class SASLM(nn.Module):
         pooled = (states * is_speech).sum(1) / is_speech.sum(1).clamp(min=1.0)
         return {"logp": logp, "mask": mask, "extra": extra, "text_mask": text_mask(ids, self.vocab),
                 "speech_pool": pooled, "context_pool": context_pool(hidden, dialogue), "text_loss": t_loss}
+
+    def label_states(self, items: list[Dialogue]) -> list[torch.Tensor]:
+        """Per item, (n_reply_chars, E): the one-hot of its emotion at every reply character, in
+        place of h (the ``reads_label`` diagnostic)."""
+        device = next(self.parameters()).device
+        out = []
+        for d in items:
+            if not 0 <= d.emotion < len(self.emotions):
+                raise ValueError(f"a label-reading bridge needs each item's emotion index (got {d.emotion} "
+                                 f"for reply {d.reply!r}); build the items with their emotions")
+            row = F.one_hot(torch.tensor(d.emotion, device=device), len(self.emotions)).float()
+            out.append(row.expand(len(self.vocab.text_ids(d.reply)), -1))
+        return out
 
     @property
     def thinker_wrapper(self) -> Thinker:
@@ -129,29 +148,32 @@ class SASLM(nn.Module):
                   if not k.startswith(("thinker.", "head.lm."))}
         torch.save(bridge, folder / "bridge.pt")
         (folder / META_FILE).write_text(json.dumps({"mode": self.mode, "latent": self.head.latent,
-                                                    "emotions": self.emotions}))
+                                                    "emotions": self.emotions, "reads_label": self.reads_label}))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "SASLM":
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
-        model = assemble(folder / "thinker", folder / "speech", meta["mode"], meta["latent"], meta["emotions"])
+        model = assemble(folder / "thinker", folder / "speech", meta["mode"], meta["latent"], meta["emotions"],
+                         reads_label=meta.get("reads_label", False))
         model.load_state_dict(torch.load(folder / "bridge.pt", weights_only=True), strict=False)
         return model.eval()
 
 
 def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str],
-             logvar_init: float = 0.0, seed: int | None = None) -> SASLM:
+             logvar_init: float = 0.0, seed: int | None = None, reads_label: bool = False) -> SASLM:
     """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
-    bridge of ``mode`` (zero-initialised where P2 says so). ``seed`` seeds torch's generator
-    first, so the bridge's initial weights (and the draws of the training that follows) do not
-    depend on the state the process left it in (an earlier job in the same pool worker)."""
+    bridge of ``mode`` (zero-initialised where P2 says so) reading h or, with ``reads_label``,
+    the emotion label. ``seed`` seeds torch's generator first, so the bridge's initial weights
+    (and the draws of the training that follows) do not depend on the state the process left it
+    in (an earlier job in the same pool worker)."""
     thinker = Thinker.from_pretrained(thinker_folder)
     lm, vocab = load_slm(speech_folder)
     if seed is not None:
         torch.manual_seed(seed)
-    head = IntentSpeechHead(lm, vocab, thinker.hidden_size, mode, latent, logvar_init)
-    return SASLM(thinker, head, emotions)
+    width = len(emotions) if reads_label else thinker.hidden_size
+    head = IntentSpeechHead(lm, vocab, width, mode, latent, logvar_init)
+    return SASLM(thinker, head, emotions, reads_label)
 
 
 # --- stages 1 and 2 -----------------------------------------------------------------------------
@@ -267,7 +289,10 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
 # --- inference ----------------------------------------------------------------------------------
 @torch.inference_mode()
 def intents(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> list[torch.Tensor]:
-    """h_i over each item's reply characters (what the bridge reads), per item."""
+    """h_i over each item's reply characters (what the bridge reads), per item; for a
+    label-reading bridge, the label's one-hot rows."""
+    if model.reads_label:
+        return model.label_states(items)
     out: list[torch.Tensor] = []
     device = next(model.parameters()).device
     for start in range(0, len(items), batch_size):

@@ -7,6 +7,9 @@ Systems (P2 Tab. 2-4's rows at the world's scale):
   with the bridge of each mode (P2 Tab. 3); "Plain TTS" fine-tunes on the same expressive
   replies without any context, so it is the fair no-intent baseline;
 * True-label oracle: VIB + AdaLN whose thinker reads the true emotion label in the dialogue;
+* Label via addition / Label via AdaLN: the naive-addition and AdaLN bridges fed the true label's
+  one-hot at every reply token instead of h (a diagnostic, not in P2): can the pathway carry
+  the emotion when the input holds nothing else?
 * Emotion tag (direct label): the base TTS told the label itself, an embedding per emotion added
   at its language tag (no thinker, no bridge; :mod:`slmlib.saslm.tagged`): the ceiling of direct
   conditioning with this speech LM and these replies;
@@ -52,13 +55,16 @@ from slmlib.stats import bootstrap_ci, paired_difference_ci
 
 LANG = "en"
 VERSION = 2
-# name -> (bridge mode, thinker reads the true label)
-VARIANTS: dict[str, tuple[str, bool]] = {
-    "Plain TTS": ("plain", False),
-    "Naive addition": ("add", False),
-    "AdaLN (no VIB)": ("adaln", False),
-    "VIB + AdaLN": ("vib", False),
-    "True-label oracle": ("vib", True),
+# name -> (bridge mode, what the bridge reads): "context" = the thinker's h over the dialogue,
+# "oracle" = h over the dialogue with the true label written in it, "label" = the label's one-hot
+VARIANTS: dict[str, tuple[str, str]] = {
+    "Plain TTS": ("plain", "context"),
+    "Naive addition": ("add", "context"),
+    "AdaLN (no VIB)": ("adaln", "context"),
+    "VIB + AdaLN": ("vib", "context"),
+    "True-label oracle": ("vib", "oracle"),
+    "Label via addition": ("add", "label"),
+    "Label via AdaLN": ("adaln", "label"),
 }
 # The SASLMConfig fields each training stage reads. Its cache key holds these, the others at
 # their defaults, so that changing one setting (stage 3's rollouts, the VIB's beta) retrains only
@@ -276,12 +282,12 @@ def _variant_job(job: dict) -> dict:
     """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
     cache, cfg = _open(job)
     sd: SASLMData = job["sd"]
-    mode, oracle = job["mode"], job["oracle"]
+    mode, oracle, label = job["mode"], job["oracle"], job.get("label", False)
     items = sd.items(sd.train, oracle=oracle)
 
     def compute(folder: Path) -> dict:
         model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions,
-                         cfg.saslm.vib_logvar_init, seed=cfg.saslm.seed)
+                         cfg.saslm.vib_logvar_init, seed=cfg.saslm.seed, reads_label=label)
         log = train_stage(model, items, cfg.saslm, 1, cfg.saslm.stage1_steps, cfg.saslm.seed, cfg.device)
         log += train_stage(model, items, cfg.saslm, 2, cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
         model.save_pretrained(folder / "model")
@@ -290,7 +296,8 @@ def _variant_job(job: dict) -> dict:
     # "init": bridges cached without it drew their initial weights from torch's generator unseeded,
     # in whatever state the pool worker held it, so they differed run to run
     params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": keyed(cfg.saslm, BRIDGE_READS[mode]),
-              "init": "seeded", "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device}
+              "init": "seeded", "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device,
+              **({"reads": "label"} if label else {})}
     return _trained_and_judged(job, cache, "saslm.train", params, compute, [job["base_key"], job["thinker_key"]])
 
 
@@ -373,7 +380,8 @@ def run_bridges(setup: Setup, variants: list[str] | None = None) -> dict[str, di
     """Stages 1-2 of every variant, the emotion-tag ceiling, the base TTS and the real
     recordings, judged."""
     names = variants or list(VARIANTS)
-    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1], fn=_variant_job) for n in names]
+    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1] == "oracle",
+                      label=VARIANTS[n][1] == "label", fn=_variant_job) for n in names]
     jobs.append(setup.job(name=TAGGED, tagged=True, fn=_tagged_job))
     done = {r["name"]: r for r in _run(_call, jobs, setup.cfg.num_workers)}
     extra = [setup.job(name=BASE, folder=setup.base["model"], key=setup.base["sft_key"], plain_lm=True),
@@ -551,12 +559,12 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
     test = setup.sd.test.reset_index(drop=True)
     wrong = swapped(test, seed)
     rows = []
-    for name, (mode, oracle) in VARIANTS.items():
+    for name, (mode, reads) in VARIANTS.items():
         if name not in results or mode == "plain":
             continue
         model = SASLM.from_pretrained(results[name]["folder"])
         with torch.inference_mode():
-            nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=oracle)).float().numpy() /
+            nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=reads == "oracle")).float().numpy() /
                    np.array([len(setup.sd.data.tokens[i]) + 1 for i in f.id]) for k, f in (("right", test), ("wrong", wrong))}
         rows.append(_use_row(name, nll["right"], nll["wrong"], seed))
     if TAGGED in results:
@@ -588,7 +596,7 @@ def context_swap(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Da
     test = swapped(setup.sd.test, seed)
     names = [n for n, (mode, _) in VARIANTS.items() if n in results and mode != "plain"]
     jobs = [setup.job(name=n, folder=results[n]["folder"], key=results[n]["key"], test=test, swapped=True,
-                      oracle=VARIANTS[n][1]) for n in names]
+                      oracle=VARIANTS[n][1] == "oracle") for n in names]
     heard = read_emotions(pd.concat([r["table"] for r in _run(_base_job, jobs, setup.cfg.num_workers)],
                                     ignore_index=True), setup.emotion_judge)
     rows = []
@@ -639,7 +647,9 @@ def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     pairs = [("VIB + AdaLN", "Plain TTS"), ("VIB + AdaLN", "AdaLN (no VIB)"), ("VIB + AdaLN", "Naive addition"),
              ("AdaLN (no VIB)", "Plain TTS"), ("Naive addition", "Plain TTS"),
              ("+ Self-reward", "VIB + AdaLN"), ("+ Oracle reward", "VIB + AdaLN"),
-             ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE), (TAGGED, "Plain TTS")]
+             ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE), (TAGGED, "Plain TTS"),
+             ("Label via addition", "Plain TTS"), ("Label via AdaLN", "Plain TTS"),
+             ("Label via addition", "Naive addition"), ("Label via AdaLN", "AdaLN (no VIB)")]
     metrics = ["emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"]
     per_dialogue = per_utt.groupby(["system", "id"], sort=False)[metrics].mean()
     systems = set(per_dialogue.index.get_level_values("system"))
@@ -704,8 +714,12 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         if x is None:
             return "not measured"
         sig = "significant" if x.low > 0 or x.high < 0 else "not significant"
-        f = ".1f" if unit == 100.0 else ".3f"
-        return f"{unit * x.delta:+{f}}{what} [{unit * x.low:+{f}}, {unit * x.high:+{f}}], {sig}"
+        digits = 1 if unit == 100.0 else 3
+
+        def signed(v: float) -> str:          # + 0.0 turns a rounded -0.0 into 0.0
+            return f"{round(unit * v, digits) + 0.0:+.{digits}f}"
+
+        return f"{signed(x.delta)}{what} [{signed(x.low)}, {signed(x.high)}], {sig}"
 
     def better(x: pd.Series | None) -> bool:
         return x is not None and x.low > 0
@@ -729,8 +743,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                      f"(CIs resample dialogues with all their seeds); between seeds one model's EmoAlign moves by "
                      f"up to {100 * widest.range:.1f} pt ({widest.system}), by {100 * by_sample.range.median():.1f} pt "
                      f"at the median.")
-    for name in ("Plain TTS", "Naive addition", "AdaLN (no VIB)", "VIB + AdaLN", "True-label oracle", TAGGED,
-                 *REWARDS):
+    for name in [n for n in ORDER if n not in (BASE, REAL)]:
         if name in t.index:
             r = t.loc[name]
             lines.append(f"- {name}: EmoAlign {100 * r.emo_align:.1f} % [{100 * r.emo_align_low:.1f}, "
@@ -759,6 +772,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                      f"of effect a bridge fed the same information could be expected to show here")
         lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
                      f"EmoAlign): {says(tag)}{used}; {reach}.")
+    lines.extend(label_finding(d, says, better))
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
     worse_wer = swer is not None and swer.low > 0
@@ -785,6 +799,30 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     if tokens is not None and len(tokens):
         lines.append(token_finding(tokens))
     return "\n".join(lines)
+
+
+def label_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
+    """The line on the label-reading bridges: does a pathway carry the emotion when its input is
+    the label itself, and does it carry it from h? (``d``, ``says``, ``better``: see findings)."""
+    parts, carried = [], []
+    for name, h_name in (("Label via addition", "Naive addition"), ("Label via AdaLN", "AdaLN (no VIB)")):
+        vs_plain, vs_h = d(name, "Plain TTS", "emo_match"), d(name, h_name, "emo_match")
+        if vs_plain is None:
+            continue
+        parts.append(f"{name} minus the plain TTS {says(vs_plain)}, minus the same pathway fed h {says(vs_h)}")
+        carried.append(better(vs_plain))
+    if not parts:
+        return []
+    if all(carried):
+        verdict = ("both pathways carry a clean label to the speech, so the bridges' loss lies in getting the "
+                   "emotion out of h")
+    elif any(carried):
+        verdict = "one pathway carries a clean label to the speech and the other does not"
+    else:
+        verdict = ("neither pathway carries even the clean label to the speech at this budget, so the pathway "
+                   "itself (a zero-initialised change of the reply's text embeddings) is a bottleneck, whatever "
+                   "h holds")
+    return [f"- The bridges fed the true label instead of h (EmoAlign): {'; '.join(parts)}: {verdict}."]
 
 
 def token_finding(tokens: pd.DataFrame) -> str:
