@@ -699,6 +699,11 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def signed(v: float, digits: int = 3) -> str:
+    """``v`` with its sign at ``digits`` decimals; what rounds to zero prints +0.0, never -0.0."""
+    return f"{round(v, digits) + 0.0:+.{digits}f}"
+
+
 def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
              validity: pd.DataFrame | None = None, use: pd.DataFrame | None = None,
              tokens: pd.DataFrame | None = None, swap: pd.DataFrame | None = None,
@@ -714,12 +719,8 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         if x is None:
             return "not measured"
         sig = "significant" if x.low > 0 or x.high < 0 else "not significant"
-        digits = 1 if unit == 100.0 else 3
-
-        def signed(v: float) -> str:          # + 0.0 turns a rounded -0.0 into 0.0
-            return f"{round(unit * v, digits) + 0.0:+.{digits}f}"
-
-        return f"{signed(x.delta)}{what} [{signed(x.low)}, {signed(x.high)}], {sig}"
+        n = 1 if unit == 100.0 else 3
+        return f"{signed(unit * x.delta, n)}{what} [{signed(unit * x.low, n)}, {signed(unit * x.high, n)}], {sig}"
 
     def better(x: pd.Series | None) -> bool:
         return x is not None and x.low > 0
@@ -762,7 +763,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
         reads = use.set_index("system").loc[TAGGED] if use is not None and TAGGED in set(use.system) else None
         used = "" if reads is None else \
             (f"; it {'reads' if reads.low > 0 else 'does not measurably read'} its label (intent use "
-             f"{reads.delta:+.3f} [{reads.low:+.3f}, {reads.high:+.3f}] nats per token)")
+             f"{signed(reads.delta)} [{signed(reads.low)}, {signed(reads.high)}] nats per token)")
         if better(tag):
             reach = "a direct label does reach the speech the judge hears, so the bridges fall short of what this " \
                     "speech LM can do"
@@ -782,7 +783,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
     lines.append(f"- **P2 Tab. 4 (self-reward alignment helps): {verdict3}.** EmoAlign {says(sr)}, WER "
                  f"{says(swer, 1.0, '')}; the oracle reward: EmoAlign {says(orr)}.")
     if use is not None and len(use):
-        parts = [f"{r.system} {r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}]" for r in use.itertuples()]
+        parts = [f"{r.system} {signed(r.delta)} [{signed(r.low)}, {signed(r.high)}]" for r in use.itertuples()]
         lines.append("- Intent use (teacher-forced nats per speech token, wrong-emotion context minus the right "
                      "one; > 0 = the model reads the dialogue): " + "; ".join(parts) + ".")
     p = probe.set_index("representation").accuracy
