@@ -303,7 +303,7 @@ def test_a_label_reading_bridge_reads_the_label_not_the_dialogue(tiny, tmp_path)
     old, items, _ = tiny
     lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
     head = IntentSpeechHead(lm, old.vocab, 4, "adaln", CFG.latent)
-    model = SASLM(Thinker(copy.deepcopy(old.thinker), old.tokenizer), head, ["a", "b", "c", "d"], reads_label=True)
+    model = SASLM(Thinker(copy.deepcopy(old.thinker), old.tokenizer), head, ["a", "b", "c", "d"], reads="label")
     states = model.label_states(items)
     assert [s.shape for s in states] == [(len(d.reply), 4) for d in items]
     assert all(torch.equal(s.argmax(-1), torch.full((len(d.reply),), d.emotion)) for s, d in zip(states, items))
@@ -317,6 +317,23 @@ def test_a_label_reading_bridge_reads_the_label_not_the_dialogue(tiny, tmp_path)
     spoken = speak(model, items, **kw)
     model.save_pretrained(tmp_path / "label")
     again = SASLM.from_pretrained(tmp_path / "label")
-    assert again.reads_label and all(np.array_equal(a, b) for a, b in zip(speak(again, items, **kw), spoken))
+    assert again.reads == "label" and all(np.array_equal(a, b) for a, b in zip(speak(again, items, **kw), spoken))
     with pytest.raises(ValueError, match="emotion index"):
         model.label_states([Dialogue.of(CONTEXTS[0], REPLIES[0], items[0].tokens)])
+
+
+def test_a_reply_mean_bridge_reads_the_same_mean_h_at_every_reply_token(tiny):
+    old, items, _ = tiny
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
+    thinker = Thinker(copy.deepcopy(old.thinker), old.tokenizer)
+    model = SASLM(thinker, IntentSpeechHead(lm, old.vocab, thinker.hidden_size, "add"), ["a", "b", "c", "d"],
+                  reads="mean")
+    batch = encode_dialogues(old.tokenizer, [d.text for d in items], [d.reply_start for d in items])
+    with torch.inference_mode():
+        per_token = reply_states(thinker_states(thinker, batch)[0], batch)
+    read = token_features(model, items)["h"]
+    for h, r in zip(per_token, read):
+        assert r.shape == h.shape
+        torch.testing.assert_close(r, h.mean(0, keepdim=True).expand_as(h))
+    with pytest.raises(ValueError, match="bridge reads one of"):
+        SASLM(thinker, model.head, ["a"], reads="words")

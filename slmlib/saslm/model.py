@@ -69,18 +69,26 @@ def compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return out, valid
 
 
-class SASLM(nn.Module):
-    """``reads_label``: the bridge reads the true emotion label (one-hot at every reply token)
-    instead of the thinker's h, a diagnostic that separates what the bridge can carry from what
-    it can extract from h; the thinker still feeds the critic and learns its text loss."""
+# What the bridge reads at reply token i: "tokens" = h_i (P2); two diagnostics, "mean" = the
+# reply's mean h at every token (what the reply-average probe reads) and "label" = the true
+# emotion's one-hot at every token; they separate what a bridge can carry from what it can
+# extract from h token by token
+READS = ("tokens", "mean", "label")
 
-    def __init__(self, thinker: Thinker, head: IntentSpeechHead, emotions: list[str], reads_label: bool = False):
+
+class SASLM(nn.Module):
+    """The thinker always runs (it feeds the critic and, in stage 2, learns its text loss); the
+    bridge reads what ``reads`` says (:data:`READS`)."""
+
+    def __init__(self, thinker: Thinker, head: IntentSpeechHead, emotions: list[str], reads: str = "tokens"):
         super().__init__()
+        if reads not in READS:
+            raise ValueError(f"the bridge reads one of {READS}, not {reads!r}")
         self.thinker = thinker.model
         self.tokenizer = thinker.tokenizer
         self.head = head
         self.emotions = list(emotions)
-        self.reads_label = reads_label
+        self.reads = reads
         self.critic_speech = nn.Linear(head.lm.config.hidden_size, len(emotions))
         self.critic_context = nn.Linear(thinker.hidden_size, len(emotions))
 
@@ -106,8 +114,7 @@ class SASLM(nn.Module):
         ids = speech["input_ids"]
         intent = None
         if self.mode != "plain":
-            states = self.label_states(items) if self.reads_label else reply_states(hidden, dialogue)
-            intent = scatter_intent(text_mask(ids, self.vocab), states)
+            intent = scatter_intent(text_mask(ids, self.vocab), self.bridge_input(items, hidden, dialogue))
         embeds, extra = self.head.embed(ids, intent, sample)
         states = decoder_states(self.head.lm, speech, embeds)
         logp, mask = labelled_logprobs(self.head.lm, states, speech["labels"])
@@ -116,9 +123,19 @@ class SASLM(nn.Module):
         return {"logp": logp, "mask": mask, "extra": extra, "text_mask": text_mask(ids, self.vocab),
                 "speech_pool": pooled, "context_pool": context_pool(hidden, dialogue), "text_loss": t_loss}
 
+    def bridge_input(self, items: list[Dialogue], hidden: torch.Tensor, dialogue: DialogueBatch
+                     ) -> list[torch.Tensor]:
+        """Per item, (n_reply_chars, ·): what the bridge reads at each reply character, from the
+        thinker's states ``hidden`` over ``dialogue`` (or, reading the label, from ``items``)."""
+        if self.reads == "label":
+            return self.label_states(items)
+        states = reply_states(hidden, dialogue)
+        if self.reads == "mean":
+            states = [h.mean(0, keepdim=True).expand_as(h) for h in states]
+        return states
+
     def label_states(self, items: list[Dialogue]) -> list[torch.Tensor]:
-        """Per item, (n_reply_chars, E): the one-hot of its emotion at every reply character, in
-        place of h (the ``reads_label`` diagnostic)."""
+        """Per item, (n_reply_chars, E): the one-hot of its emotion at every reply character."""
         device = next(self.parameters()).device
         out = []
         for d in items:
@@ -148,32 +165,31 @@ class SASLM(nn.Module):
                   if not k.startswith(("thinker.", "head.lm."))}
         torch.save(bridge, folder / "bridge.pt")
         (folder / META_FILE).write_text(json.dumps({"mode": self.mode, "latent": self.head.latent,
-                                                    "emotions": self.emotions, "reads_label": self.reads_label}))
+                                                    "emotions": self.emotions, "reads": self.reads}))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "SASLM":
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
         model = assemble(folder / "thinker", folder / "speech", meta["mode"], meta["latent"], meta["emotions"],
-                         reads_label=meta.get("reads_label", False))
+                         reads=meta.get("reads", "tokens"))
         model.load_state_dict(torch.load(folder / "bridge.pt", weights_only=True), strict=False)
         return model.eval()
 
 
 def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str],
-             logvar_init: float = 0.0, seed: int | None = None, reads_label: bool = False) -> SASLM:
+             logvar_init: float = 0.0, seed: int | None = None, reads: str = "tokens") -> SASLM:
     """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
-    bridge of ``mode`` (zero-initialised where P2 says so) reading h or, with ``reads_label``,
-    the emotion label. ``seed`` seeds torch's generator first, so the bridge's initial weights
+    bridge of ``mode`` (zero-initialised where P2 says so) that ``reads`` (:data:`READS`). ``seed`` seeds torch's generator first, so the bridge's initial weights
     (and the draws of the training that follows) do not depend on the state the process left it
     in (an earlier job in the same pool worker)."""
     thinker = Thinker.from_pretrained(thinker_folder)
     lm, vocab = load_slm(speech_folder)
     if seed is not None:
         torch.manual_seed(seed)
-    width = len(emotions) if reads_label else thinker.hidden_size
+    width = len(emotions) if reads == "label" else thinker.hidden_size
     head = IntentSpeechHead(lm, vocab, width, mode, latent, logvar_init)
-    return SASLM(thinker, head, emotions, reads_label)
+    return SASLM(thinker, head, emotions, reads)
 
 
 # --- stages 1 and 2 -----------------------------------------------------------------------------
@@ -289,9 +305,9 @@ def train_stage(model: SASLM, items: list[Dialogue], cfg: SASLMConfig, stage: in
 # --- inference ----------------------------------------------------------------------------------
 @torch.inference_mode()
 def intents(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> list[torch.Tensor]:
-    """h_i over each item's reply characters (what the bridge reads), per item; for a
-    label-reading bridge, the label's one-hot rows."""
-    if model.reads_label:
+    """What the bridge reads over each item's reply characters (h_i, unless ``model.reads``
+    says otherwise), per item."""
+    if model.reads == "label":
         return model.label_states(items)
     out: list[torch.Tensor] = []
     device = next(model.parameters()).device
@@ -299,7 +315,7 @@ def intents(model: SASLM, items: list[Dialogue], batch_size: int = 64) -> list[t
         part = items[start:start + batch_size]
         batch = encode_dialogues(model.tokenizer, [d.text for d in part], [d.reply_start for d in part]).to(device)
         hidden, _ = thinker_states(model.thinker_wrapper, batch)
-        out += [h.float() for h in reply_states(hidden, batch)]
+        out += [h.float() for h in model.bridge_input(part, hidden, batch)]
     return out
 
 

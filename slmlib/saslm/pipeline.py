@@ -10,6 +10,8 @@ Systems (P2 Tab. 2-4's rows at the world's scale):
 * Label via addition / Label via AdaLN: the naive-addition and AdaLN bridges fed the true label's
   one-hot at every reply token instead of h (a diagnostic, not in P2): can the pathway carry
   the emotion when the input holds nothing else?
+* Reply-mean h via addition: naive addition fed the reply's mean h at every reply token (a
+  diagnostic): is the emotion lost because one token's h carries it weakly?
 * Emotion tag (direct label): the base TTS told the label itself, an embedding per emotion added
   at its language tag (no thinker, no bridge; :mod:`slmlib.saslm.tagged`): the ceiling of direct
   conditioning with this speech LM and these replies;
@@ -46,8 +48,8 @@ from slmlib.saslm import probing, reward
 from slmlib.saslm.config import SASLMConfig
 from slmlib.saslm.dialogues import build_dialogues
 from slmlib.saslm.tagged import EmotionTagTTS, nats_per_token, speak_tagged, train_tagged
-from slmlib.saslm.model import (SASLM, Dialogue, assemble, critic_probs, probe_features, sequence_logprobs,
-                                speak, token_features, train_stage)
+from slmlib.saslm.model import (READS, SASLM, Dialogue, assemble, critic_probs, probe_features,
+                                sequence_logprobs, speak, token_features, train_stage)
 from slmlib.saslm.thinker import pretrain_thinker
 from slmlib.scaling import pipeline as scaling
 from slmlib.scaling.data import encode_clips
@@ -56,7 +58,8 @@ from slmlib.stats import bootstrap_ci, paired_difference_ci
 LANG = "en"
 VERSION = 2
 # name -> (bridge mode, what the bridge reads): "context" = the thinker's h over the dialogue,
-# "oracle" = h over the dialogue with the true label written in it, "label" = the label's one-hot
+# "oracle" = h over the dialogue with the true label written in it, "label" = the label's one-hot,
+# "mean" = the reply's mean h at every reply token (slmlib.saslm.model.READS)
 VARIANTS: dict[str, tuple[str, str]] = {
     "Plain TTS": ("plain", "context"),
     "Naive addition": ("add", "context"),
@@ -65,6 +68,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "True-label oracle": ("vib", "oracle"),
     "Label via addition": ("add", "label"),
     "Label via AdaLN": ("adaln", "label"),
+    "Reply-mean h via addition": ("add", "mean"),
 }
 # The SASLMConfig fields each training stage reads. Its cache key holds these, the others at
 # their defaults, so that changing one setting (stage 3's rollouts, the VIB's beta) retrains only
@@ -282,12 +286,12 @@ def _variant_job(job: dict) -> dict:
     """Worker: stages 1-2 of one bridge from the base TTS (cached), then its evaluation."""
     cache, cfg = _open(job)
     sd: SASLMData = job["sd"]
-    mode, oracle, label = job["mode"], job["oracle"], job.get("label", False)
+    mode, oracle, reads = job["mode"], job["oracle"], job.get("reads", "tokens")
     items = sd.items(sd.train, oracle=oracle)
 
     def compute(folder: Path) -> dict:
         model = assemble(Path(job["thinker"]), Path(job["base"]), mode, cfg.saslm.latent, sd.emotions,
-                         cfg.saslm.vib_logvar_init, seed=cfg.saslm.seed, reads_label=label)
+                         cfg.saslm.vib_logvar_init, seed=cfg.saslm.seed, reads=reads)
         log = train_stage(model, items, cfg.saslm, 1, cfg.saslm.stage1_steps, cfg.saslm.seed, cfg.device)
         log += train_stage(model, items, cfg.saslm, 2, cfg.saslm.stage2_steps, cfg.saslm.seed, cfg.device)
         model.save_pretrained(folder / "model")
@@ -297,7 +301,7 @@ def _variant_job(job: dict) -> dict:
     # in whatever state the pool worker held it, so they differed run to run
     params = {"version": VERSION, "mode": mode, "oracle": oracle, "saslm": keyed(cfg.saslm, BRIDGE_READS[mode]),
               "init": "seeded", "train": scaling.tokens_digest([d.tokens for d in items]), "device": cfg.device,
-              **({"reads": "label"} if label else {})}
+              **({"reads": reads} if reads != "tokens" else {})}
     return _trained_and_judged(job, cache, "saslm.train", params, compute, [job["base_key"], job["thinker_key"]])
 
 
@@ -381,7 +385,8 @@ def run_bridges(setup: Setup, variants: list[str] | None = None) -> dict[str, di
     recordings, judged."""
     names = variants or list(VARIANTS)
     jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1] == "oracle",
-                      label=VARIANTS[n][1] == "label", fn=_variant_job) for n in names]
+                      reads=VARIANTS[n][1] if VARIANTS[n][1] in READS else "tokens", fn=_variant_job)
+            for n in names]
     jobs.append(setup.job(name=TAGGED, tagged=True, fn=_tagged_job))
     done = {r["name"]: r for r in _run(_call, jobs, setup.cfg.num_workers)}
     extra = [setup.job(name=BASE, folder=setup.base["model"], key=setup.base["sft_key"], plain_lm=True),
@@ -649,7 +654,9 @@ def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
              ("+ Self-reward", "VIB + AdaLN"), ("+ Oracle reward", "VIB + AdaLN"),
              ("True-label oracle", "VIB + AdaLN"), ("Plain TTS", BASE), (TAGGED, "Plain TTS"),
              ("Label via addition", "Plain TTS"), ("Label via AdaLN", "Plain TTS"),
-             ("Label via addition", "Naive addition"), ("Label via AdaLN", "AdaLN (no VIB)")]
+             ("Label via addition", "Naive addition"), ("Label via AdaLN", "AdaLN (no VIB)"),
+             ("Reply-mean h via addition", "Naive addition"), ("Reply-mean h via addition", "Plain TTS"),
+             ("Label via addition", "Reply-mean h via addition")]
     metrics = ["emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"]
     per_dialogue = per_utt.groupby(["system", "id"], sort=False)[metrics].mean()
     systems = set(per_dialogue.index.get_level_values("system"))
@@ -773,7 +780,7 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                      f"of effect a bridge fed the same information could be expected to show here")
         lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
                      f"EmoAlign): {says(tag)}{used}; {reach}.")
-    lines.extend(label_finding(d, says, better))
+    lines.extend(label_finding(d, says, better) + mean_finding(d, says, better))
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
     worse_wer = swer is not None and swer.low > 0
@@ -824,6 +831,26 @@ def label_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
                    "itself (a zero-initialised change of the reply's text embeddings) is a bottleneck, whatever "
                    "h holds")
     return [f"- The bridges fed the true label instead of h (EmoAlign): {'; '.join(parts)}: {verdict}."]
+
+
+def mean_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
+    """The line on the reply-mean bridge: does averaging h over the reply (where a linear probe
+    reads the emotion best) let naive addition pass what it misses token by token?"""
+    vs_tokens, vs_plain = d("Reply-mean h via addition", "Naive addition", "emo_match"), \
+        d("Reply-mean h via addition", "Plain TTS", "emo_match")
+    if vs_tokens is None:
+        return []
+    label = d("Label via addition", "Reply-mean h via addition", "emo_match")
+    if better(vs_tokens):
+        verdict = "averaging h over the reply recovers emotion that one token's h does not pass"
+    elif better(label):
+        verdict = ("even h averaged over the reply passes less than the label does: 240 steps of speech loss do "
+                   "not teach the bridge to pull the emotion out of h, though a linear probe finds it there")
+    else:
+        verdict = "these CIs do not tell the reply mean from either h per token or the label"
+    return [f"- Naive addition fed the reply's mean h at every token (EmoAlign): minus the plain TTS "
+            f"{says(vs_plain)}; minus naive addition on h per token {says(vs_tokens)}; the label via addition "
+            f"minus it {says(label)}: {verdict}."]
 
 
 def token_finding(tokens: pd.DataFrame) -> str:
