@@ -157,6 +157,10 @@ def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
     return claims.assign(ours=ours)[CLAIM_COLUMNS]
 
 
+RUN_NOTE = ("Wall time of each notebook's last run. Stages found in the cache are not recomputed, so a rerun "
+            "can take minutes where a first run takes hours; the README gives first-run times.")
+
+
 def structure(sections: list[Section]) -> dict:
     """What a report holds, without its numbers: section titles, each table's caption and
     columns, each section's claim ids. Two runs of any profile should agree on it."""
@@ -208,8 +212,8 @@ def to_markdown(profile: str, sections: list[Section], counts: pd.DataFrame, ove
         out += ["## Listen", "", _markdown_table(audio.assign(file=[f"[{Path(p).name}](audio/{Path(p).name})"
                                                                     for p in audio.audio]).drop(columns=["path", "audio"])), ""]
     if len(run_log):
-        out += ["## Run", "", _markdown_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))
-                                              [["notebook", "minutes"]]), ""]
+        out += ["## Run", "", RUN_NOTE, "", _markdown_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))
+                                                            [["notebook", "minutes"]]), ""]
     return "\n".join(out)
 
 
@@ -257,7 +261,7 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
                 for a in audio.itertuples()]
         out.append("</table>")
     if len(run_log):
-        out += ["<h2>Run</h2>", _html_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))[["notebook", "minutes"]])]
+        out += ["<h2>Run</h2>", f"<p>{html.escape(RUN_NOTE)}</p>", _html_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))[["notebook", "minutes"]])]
     return "\n".join(out + ["</body></html>"])
 
 
