@@ -261,7 +261,8 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
                 for a in audio.itertuples()]
         out.append("</table>")
     if len(run_log):
-        out += ["<h2>Run</h2>", f"<p>{html.escape(RUN_NOTE)}</p>", _html_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))[["notebook", "minutes"]])]
+        minutes = run_log.assign(minutes=(run_log.seconds / 60).round(1))[["notebook", "minutes"]]
+        out += ["<h2>Run</h2>", f"<p>{html.escape(RUN_NOTE)}</p>", _html_table(minutes)]
     return "\n".join(out + ["</body></html>"])
 
 

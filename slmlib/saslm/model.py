@@ -180,9 +180,10 @@ class SASLM(nn.Module):
 def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, emotions: list[str],
              logvar_init: float = 0.0, seed: int | None = None, reads: str = "tokens") -> SASLM:
     """A SASLM from a saved thinker and a saved speech LM (the plain TTS base), with a fresh
-    bridge of ``mode`` (zero-initialised where P2 says so) that ``reads`` (:data:`READS`). ``seed`` seeds torch's generator first, so the bridge's initial weights
-    (and the draws of the training that follows) do not depend on the state the process left it
-    in (an earlier job in the same pool worker)."""
+    bridge of ``mode`` (zero-initialised where P2 says so) that ``reads`` (:data:`READS`).
+    ``seed`` seeds torch's generator first, so the bridge's initial weights (and the draws of
+    the training that follows) do not depend on the state the process left it in (an earlier
+    job in the same pool worker)."""
     thinker = Thinker.from_pretrained(thinker_folder)
     lm, vocab = load_slm(speech_folder)
     if seed is not None:

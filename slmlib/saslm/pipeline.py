@@ -844,8 +844,8 @@ def mean_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
     if better(vs_tokens):
         verdict = "averaging h over the reply recovers emotion that one token's h does not pass"
     elif better(label):
-        verdict = ("even h averaged over the reply passes less than the label does: 240 steps of speech loss do "
-                   "not teach the bridge to pull the emotion out of h, though a linear probe finds it there")
+        verdict = ("even h averaged over the reply passes less than the label does: the bridge's speech loss "
+                   "does not teach it to pull the emotion out of h, though a linear probe finds it there")
     else:
         verdict = "these CIs do not tell the reply mean from either h per token or the label"
     return [f"- Naive addition fed the reply's mean h at every token (EmoAlign): minus the plain TTS "
