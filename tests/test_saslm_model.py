@@ -337,3 +337,18 @@ def test_a_reply_mean_bridge_reads_the_same_mean_h_at_every_reply_token(tiny):
         torch.testing.assert_close(r, h.mean(0, keepdim=True).expand_as(h))
     with pytest.raises(ValueError, match="bridge reads one of"):
         SASLM(thinker, model.head, ["a"], reads="words")
+
+
+def test_a_critic_reading_bridge_reads_the_context_critic_and_the_speech_loss_leaves_it_alone(tiny):
+    old, items, _ = tiny
+    lm = build_model(SLMConfig(hidden_size=16, layers=1, heads=2, intermediate_size=32, bf16=False), old.vocab, 0)
+    thinker = Thinker(copy.deepcopy(old.thinker), old.tokenizer)
+    model = SASLM(thinker, IntentSpeechHead(lm, old.vocab, 4, "add"), ["a", "b", "c", "d"], reads="critic")
+    critic = copy.deepcopy(model.critic_context.state_dict())
+    train_stage(model, items, dataclasses.replace(CFG, critic_weight=0.0), 1, 3, 0)   # the speech loss alone
+    assert all(torch.equal(v, critic[k]) for k, v in model.critic_context.state_dict().items())
+    assert model.head.project.weight.abs().sum() > 0                   # while the bridge learned
+    _, context = critic_probs(model, items)
+    for p, r, d in zip(context, token_features(model, items)["h"], items):
+        assert r.shape == (len(d.reply), 4)
+        np.testing.assert_allclose(r.numpy(), np.broadcast_to(p, r.shape), rtol=1e-5, atol=1e-6)

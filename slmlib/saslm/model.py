@@ -69,11 +69,12 @@ def compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return out, valid
 
 
-# What the bridge reads at reply token i: "tokens" = h_i (P2); two diagnostics, "mean" = the
-# reply's mean h at every token (what the reply-average probe reads) and "label" = the true
-# emotion's one-hot at every token; they separate what a bridge can carry from what it can
-# extract from h token by token
-READS = ("tokens", "mean", "label")
+# What the bridge reads at reply token i: "tokens" = h_i (P2); three diagnostics, "mean" = the
+# reply's mean h at every token (what the reply-average probe reads), "label" = the true
+# emotion's one-hot at every token and "critic" = the context critic's emotion probabilities
+# (trained on the labels, detached) at every token; they separate what a bridge can carry from
+# what it can extract from h
+READS = ("tokens", "mean", "label", "critic")
 
 
 class SASLM(nn.Module):
@@ -130,6 +131,9 @@ class SASLM(nn.Module):
         if self.reads == "label":
             return self.label_states(items)
         states = reply_states(hidden, dialogue)
+        if self.reads == "critic":
+            probs = self.critic_context(context_pool(hidden, dialogue).detach().float()).softmax(-1).detach()
+            states = [p.expand(len(h), -1) for p, h in zip(probs, states)]
         if self.reads == "mean":
             states = [h.mean(0, keepdim=True).expand_as(h) for h in states]
         return states
@@ -188,7 +192,7 @@ def assemble(thinker_folder: Path, speech_folder: Path, mode: str, latent: int, 
     lm, vocab = load_slm(speech_folder)
     if seed is not None:
         torch.manual_seed(seed)
-    width = len(emotions) if reads == "label" else thinker.hidden_size
+    width = len(emotions) if reads in ("label", "critic") else thinker.hidden_size
     head = IntentSpeechHead(lm, vocab, width, mode, latent, logvar_init)
     return SASLM(thinker, head, emotions, reads)
 

@@ -12,6 +12,9 @@ Systems (P2 Tab. 2-4's rows at the world's scale):
   the emotion when the input holds nothing else?
 * Reply-mean h via addition: naive addition fed the reply's mean h at every reply token (a
   diagnostic): is the emotion lost because one token's h carries it weakly?
+* Context critic via addition: naive addition fed the context critic's emotion probabilities (a
+  linear head on the thinker's context states, trained on the labels; detached) at every reply
+  token (a diagnostic): does the bridge pass the emotion once something supervised extracts it?
 * Emotion tag (direct label): the base TTS told the label itself, an embedding per emotion added
   at its language tag (no thinker, no bridge; :mod:`slmlib.saslm.tagged`): the ceiling of direct
   conditioning with this speech LM and these replies;
@@ -59,7 +62,8 @@ LANG = "en"
 VERSION = 2
 # name -> (bridge mode, what the bridge reads): "context" = the thinker's h over the dialogue,
 # "oracle" = h over the dialogue with the true label written in it, "label" = the label's one-hot,
-# "mean" = the reply's mean h at every reply token (slmlib.saslm.model.READS)
+# "mean" = the reply's mean h at every reply token, "critic" = the context critic's emotion
+# probabilities (slmlib.saslm.model.READS)
 VARIANTS: dict[str, tuple[str, str]] = {
     "Plain TTS": ("plain", "context"),
     "Naive addition": ("add", "context"),
@@ -69,6 +73,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "Label via addition": ("add", "label"),
     "Label via AdaLN": ("adaln", "label"),
     "Reply-mean h via addition": ("add", "mean"),
+    "Context critic via addition": ("add", "critic"),
 }
 # The SASLMConfig fields each training stage reads. Its cache key holds these, the others at
 # their defaults, so that changing one setting (stage 3's rollouts, the VIB's beta) retrains only
@@ -656,7 +661,9 @@ def deltas(per_utt: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
              ("Label via addition", "Plain TTS"), ("Label via AdaLN", "Plain TTS"),
              ("Label via addition", "Naive addition"), ("Label via AdaLN", "AdaLN (no VIB)"),
              ("Reply-mean h via addition", "Naive addition"), ("Reply-mean h via addition", "Plain TTS"),
-             ("Label via addition", "Reply-mean h via addition")]
+             ("Label via addition", "Reply-mean h via addition"),
+             ("Context critic via addition", "Naive addition"), ("Context critic via addition", "Plain TTS"),
+             ("Label via addition", "Context critic via addition")]
     metrics = ["emo_match", "wer", "cer", "f0_std_hz", "speaker_sim"]
     per_dialogue = per_utt.groupby(["system", "id"], sort=False)[metrics].mean()
     systems = set(per_dialogue.index.get_level_values("system"))
@@ -780,7 +787,13 @@ def findings(table: pd.DataFrame, paired: pd.DataFrame, probe: pd.DataFrame,
                      f"of effect a bridge fed the same information could be expected to show here")
         lines.append(f"- Ceiling of direct conditioning (the base TTS told the label itself, minus the plain TTS on "
                      f"EmoAlign): {says(tag)}{used}; {reach}.")
-    lines.extend(label_finding(d, says, better) + mean_finding(d, says, better))
+    lines.extend(label_finding(d, says, better))
+    lines.extend(addition_finding(
+        "Reply-mean h via addition", "the reply's mean h", d, says, better,
+        "the bridge's speech loss does not teach it to pull the emotion out of h, though a linear probe finds it there"))
+    lines.extend(addition_finding(
+        "Context critic via addition", "the context critic's emotion probabilities", d, says, better,
+        "the labels' supervision, routed this way, does not make up for what the bridges miss"))
     sr, orr = d("+ Self-reward", "VIB + AdaLN", "emo_match"), d("+ Oracle reward", "VIB + AdaLN", "emo_match")
     swer = d("+ Self-reward", "VIB + AdaLN", "wer")
     worse_wer = swer is not None and swer.low > 0
@@ -833,24 +846,24 @@ def label_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
     return [f"- The bridges fed the true label instead of h (EmoAlign): {'; '.join(parts)}: {verdict}."]
 
 
-def mean_finding(d: Callable, says: Callable, better: Callable) -> list[str]:
-    """The line on the reply-mean bridge: does averaging h over the reply (where a linear probe
-    reads the emotion best) let naive addition pass what it misses token by token?"""
-    vs_tokens, vs_plain = d("Reply-mean h via addition", "Naive addition", "emo_match"), \
-        d("Reply-mean h via addition", "Plain TTS", "emo_match")
+def addition_finding(name: str, reads: str, d: Callable, says: Callable, better: Callable,
+                     below_label: str) -> list[str]:
+    """The line on a diagnostic addition bridge ``name`` that ``reads`` something other than h
+    per token: does it pass emotion that naive addition on h misses, or less than the label?
+    ``below_label`` is what it means when it passes less than the label."""
+    vs_tokens, vs_plain = d(name, "Naive addition", "emo_match"), d(name, "Plain TTS", "emo_match")
     if vs_tokens is None:
         return []
-    label = d("Label via addition", "Reply-mean h via addition", "emo_match")
+    label = d("Label via addition", name, "emo_match")
     if better(vs_tokens):
-        verdict = "averaging h over the reply recovers emotion that one token's h does not pass"
+        verdict = f"{reads} passes emotion that one token's h does not"
     elif better(label):
-        verdict = ("even h averaged over the reply passes less than the label does: the bridge's speech loss "
-                   "does not teach it to pull the emotion out of h, though a linear probe finds it there")
+        verdict = f"{reads} passes less than the label does: {below_label}"
     else:
-        verdict = "these CIs do not tell the reply mean from either h per token or the label"
-    return [f"- Naive addition fed the reply's mean h at every token (EmoAlign): minus the plain TTS "
-            f"{says(vs_plain)}; minus naive addition on h per token {says(vs_tokens)}; the label via addition "
-            f"minus it {says(label)}: {verdict}."]
+        verdict = f"these CIs do not tell {reads} from either h per token or the label"
+    return [f"- Naive addition fed {reads} at every reply token (EmoAlign): minus the plain TTS {says(vs_plain)}; "
+            f"minus naive addition on h per token {says(vs_tokens)}; the label via addition minus it {says(label)}: "
+            f"{verdict}."]
 
 
 def token_finding(tokens: pd.DataFrame) -> str:
