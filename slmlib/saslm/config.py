@@ -22,7 +22,8 @@ class SASLMConfig:
       layer at ``thinker_lr``, + its text loss); every variant gets the same steps;
     * the critic (P2: the 3B model listening to itself): two linear heads trained in stages 1-2
       on the training replies' emotion labels, one reading the speech head's states over the
-      speech tokens, one the thinker's states over the context; they never feed the speech path;
+      speech tokens, one the thinker's states over the context; they never feed the speech path
+      (but in notebook 05's "critic" diagnostic bridge, which reads the context head's output);
     * stage 3: ``rollout_texts`` training dialogues x ``rollouts`` samples at ``temperature``,
       anchor = the plain TTS base; the gate is on the ASR judge's CER (``gate_cer`` above the
       anchor's CER: our small judge reads real English resynthesis at CER 0.42, so P2's absolute
