@@ -74,7 +74,9 @@ def test_fit_slm_launched_as_a_script_trains_the_in_process_model(tmp_path):
     assert [e["loss"] for e in launched] == [e["loss"] for e in log]
     assert not (tmp_path / "script.job").exists()                   # the job's files are cleaned up
     a, b = load_slm(tmp_path / "direct")[0], load_slm(tmp_path / "script")[0]
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(p, q), (f"{n} differs by up to {float((p - q).abs().max()):.2e}; torch threads: "
+                                   f"{torch.get_num_threads()} here, {_fresh_threads()} in a fresh process")
 
 
 def test_a_failing_launch_says_what_happened(tmp_path):
