@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from slmlib.model.config import SLMConfig
@@ -35,9 +36,17 @@ def test_one_process_script_trains_the_in_process_model(tmp_path):
     a, _ = load_slm(tmp_path / "direct")
     b, v = load_slm(tmp_path / "script")
     assert v == vocab
+    _assert_same_model(a, b)
+
+
+def _assert_same_model(a, b) -> None:
+    """The same weights to float rounding. Not bit for bit: on two threads the same CPU kernels
+    in two processes summed in another order now and then (up to 1.7e-8 in the embedding,
+    2026-12-02, two threads in both), while one wrong step or other data moves them by far more."""
     for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
-        assert torch.equal(p, q), (f"{n} differs by up to {float((p - q).abs().max()):.2e}; torch threads: "
-                                   f"{torch.get_num_threads()} here, {_fresh_threads()} in a fresh process")
+        assert torch.allclose(p, q, rtol=0.0, atol=1e-6), (
+            f"{n} differs by up to {float((p - q).abs().max()):.2e}; torch threads: "
+            f"{torch.get_num_threads()} here, {_fresh_threads()} in a fresh process")
 
 
 def _fresh_threads() -> str:
@@ -71,18 +80,13 @@ def test_fit_slm_launched_as_a_script_trains_the_in_process_model(tmp_path):
     examples, vocab, cfg = _job_inputs()
     log = fit_slm(examples, vocab, cfg, 0, tmp_path / "direct")
     launched = fit_slm(examples, vocab, dataclasses.replace(cfg, launch="python"), 0, tmp_path / "script")
-    assert [e["loss"] for e in launched] == [e["loss"] for e in log]
+    assert [e["loss"] for e in launched] == pytest.approx([e["loss"] for e in log], rel=1e-6)
     assert not (tmp_path / "script.job").exists()                   # the job's files are cleaned up
-    a, b = load_slm(tmp_path / "direct")[0], load_slm(tmp_path / "script")[0]
-    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
-        assert torch.equal(p, q), (f"{n} differs by up to {float((p - q).abs().max()):.2e}; torch threads: "
-                                   f"{torch.get_num_threads()} here, {_fresh_threads()} in a fresh process")
+    _assert_same_model(load_slm(tmp_path / "direct")[0], load_slm(tmp_path / "script")[0])
 
 
 def test_a_failing_launch_says_what_happened(tmp_path):
     import dataclasses
-
-    import pytest
 
     from slmlib.train import fit_slm
 
