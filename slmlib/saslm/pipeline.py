@@ -75,6 +75,15 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "Reply-mean h via addition": ("add", "mean"),
     "Context critic via addition": ("add", "critic"),
 }
+
+
+def _inputs(name: str) -> dict:
+    """A variant's job fields from what its bridge reads: ``oracle`` (the thinker's dialogue holds
+    the true label) and ``reads`` (the model's :data:`~slmlib.saslm.model.READS` value)."""
+    source = VARIANTS[name][1]
+    return {"oracle": source == "oracle", "reads": source if source in READS else "tokens"}
+
+
 # The SASLMConfig fields each training stage reads. Its cache key holds these, the others at
 # their defaults, so that changing one setting (stage 3's rollouts, the VIB's beta) retrains only
 # the models that read it; at the defaults the keys are the ones these stages always had. A field
@@ -389,9 +398,7 @@ def run_bridges(setup: Setup, variants: list[str] | None = None) -> dict[str, di
     """Stages 1-2 of every variant, the emotion-tag ceiling, the base TTS and the real
     recordings, judged."""
     names = variants or list(VARIANTS)
-    jobs = [setup.job(name=n, mode=VARIANTS[n][0], oracle=VARIANTS[n][1] == "oracle",
-                      reads=VARIANTS[n][1] if VARIANTS[n][1] in READS else "tokens", fn=_variant_job)
-            for n in names]
+    jobs = [setup.job(name=n, mode=VARIANTS[n][0], **_inputs(n), fn=_variant_job) for n in names]
     jobs.append(setup.job(name=TAGGED, tagged=True, fn=_tagged_job))
     done = {r["name"]: r for r in _run(_call, jobs, setup.cfg.num_workers)}
     extra = [setup.job(name=BASE, folder=setup.base["model"], key=setup.base["sft_key"], plain_lm=True),
@@ -569,12 +576,12 @@ def intent_use(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Data
     test = setup.sd.test.reset_index(drop=True)
     wrong = swapped(test, seed)
     rows = []
-    for name, (mode, reads) in VARIANTS.items():
+    for name, (mode, _) in VARIANTS.items():
         if name not in results or mode == "plain":
             continue
-        model = SASLM.from_pretrained(results[name]["folder"])
+        model, oracle = SASLM.from_pretrained(results[name]["folder"]), _inputs(name)["oracle"]
         with torch.inference_mode():
-            nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=reads == "oracle")).float().numpy() /
+            nll = {k: -sequence_logprobs(model, setup.sd.items(f, oracle=oracle)).float().numpy() /
                    np.array([len(setup.sd.data.tokens[i]) + 1 for i in f.id]) for k, f in (("right", test), ("wrong", wrong))}
         rows.append(_use_row(name, nll["right"], nll["wrong"], seed))
     if TAGGED in results:
@@ -606,7 +613,7 @@ def context_swap(setup: Setup, results: dict[str, dict], seed: int = 0) -> pd.Da
     test = swapped(setup.sd.test, seed)
     names = [n for n, (mode, _) in VARIANTS.items() if n in results and mode != "plain"]
     jobs = [setup.job(name=n, folder=results[n]["folder"], key=results[n]["key"], test=test, swapped=True,
-                      oracle=VARIANTS[n][1] == "oracle") for n in names]
+                      oracle=_inputs(n)["oracle"]) for n in names]
     heard = read_emotions(pd.concat([r["table"] for r in _run(_base_job, jobs, setup.cfg.num_workers)],
                                     ignore_index=True), setup.emotion_judge)
     rows = []
