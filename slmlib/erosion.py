@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from slmlib.evaluate import summarise
-from slmlib.stats import paired_difference_ci, spearman_trend
+from slmlib.stats import ci_text, paired_difference_ci, spearman_trend
 
 TREND_METRICS = ("wer", "cer", "H_p", "repetition", "f0_std_st", "f0_range_st", "energy_std_db",
                  "f0_corr", "speaker_sim", "duration_ratio")
@@ -154,8 +154,8 @@ def findings(trend: pd.DataFrame, alpha_star: float, peaks: list[dict], validati
         r = v.loc["f0_std_hz"]
         lines.append(f"- H_p validation ({int(r.pairs)} same-text pairs at matched WER): high- minus "
                      f"low-entropy F0 std {r.difference:+.1f} Hz [{r.low:+.1f}, {r.high:+.1f}]"
-                     + (f", F0 correlation with the recording {v.loc['f0_corr'].difference:+.3f} "
-                        f"[{v.loc['f0_corr'].low:+.3f}, {v.loc['f0_corr'].high:+.3f}]"
+                     + (", F0 correlation with the recording "
+                        + ci_text(*v.loc["f0_corr", ["difference", "low", "high"]], "+.3f")
                         if "f0_corr" in v.index else "") + ".")
     else:
         lines.append("- H_p validation: too few same-text pairs at matched WER in this run.")

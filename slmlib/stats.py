@@ -1,5 +1,6 @@
 """Statistics every notebook uses: bootstrap CIs (percentile method, seeded), paired
-differences between systems scored on the same texts, and Spearman trend tests."""
+differences between systems scored on the same texts, Spearman trend tests, and the one way an
+estimate with its CI is written in findings and tables."""
 from __future__ import annotations
 
 from typing import Callable
@@ -90,3 +91,14 @@ def spearman_trend(x, y) -> dict[str, float]:
         raise ValueError("a trend test needs at least 3 points")
     result = spearmanr(x[keep], y[keep])
     return {"rho": float(result.statistic), "p": float(result.pvalue), "n": int(keep.sum())}
+
+
+def ci_text(value: float, low: float, high: float, fmt: str = ".4g") -> str:
+    """``value [low, high]`` in one number format: how every estimate with its CI is printed."""
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def change_text(delta: float, low: float, high: float) -> str:
+    """A difference with its CI and what the CI says: ``+0.012 [-0.003, +0.030] (no clear change)``."""
+    sign = "no clear change" if low <= 0 <= high else ("up" if delta > 0 else "down")
+    return f"{ci_text(delta, low, high, '+.3f')} ({sign})"

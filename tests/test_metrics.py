@@ -4,7 +4,7 @@ import pytest
 from slmlib.metrics import (error_rates, repetition_rate, summarise_errors, token_entropy,
                             utterance_entropies, utterance_wer)
 from slmlib.prosody import aligned_f0_agreement, frechet_distance, prosody_features
-from slmlib.stats import Resampler, bootstrap_ci, paired_difference_ci, spearman_trend
+from slmlib.stats import Resampler, bootstrap_ci, change_text, ci_text, paired_difference_ci, spearman_trend
 
 
 @pytest.mark.parametrize("k", [2, 13, 1024])
@@ -51,6 +51,14 @@ def test_statistics():
         paired_difference_ci(a, a[:10])
     t = spearman_trend([0, 1, 2, 3, 4], [1, 3, 4, 8, 9])
     assert t["rho"] == pytest.approx(1.0) and t["p"] < 0.05
+
+
+def test_an_estimate_and_its_interval_print_one_way():
+    assert ci_text(0.1234, 0.1, 0.15, ".2f") == "0.12 [0.10, 0.15]"
+    assert change_text(0.012, -0.003, 0.03) == "+0.012 [-0.003, +0.030] (no clear change)"
+    assert change_text(-0.05, -0.08, -0.01) == "-0.050 [-0.080, -0.010] (down)"
+    assert change_text(0.05, 0.0, 0.09).endswith("(no clear change)")   # a bound on 0 is no evidence
+    assert change_text(0.05, 0.001, 0.09).endswith("(up)")
 
 
 def test_cluster_bootstrap_resamples_whole_groups():

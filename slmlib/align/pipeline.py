@@ -46,7 +46,7 @@ from slmlib.model.data import Utterance, promptable
 from slmlib.model.train import load_slm
 from slmlib.parallel import process_pool
 from slmlib.scaling import pipeline as scaling
-from slmlib.stats import paired_difference_ci
+from slmlib.stats import change_text, paired_difference_ci
 
 PAIRS_VERSION = 1
 DPO_VERSION = 1
@@ -297,6 +297,18 @@ def paired_deltas(per_utt: pd.DataFrame, baseline: str = "SFT", style: str = "on
     return pd.DataFrame(rows)
 
 
+def paired_row(deltas: pd.DataFrame, system: str, metric: str) -> pd.Series | None:
+    """The row of ``deltas`` (:func:`paired_deltas`) for system and metric, None if absent."""
+    r = deltas[(deltas.system == system) & (deltas.metric == metric)] if len(deltas) else deltas
+    return None if r.empty else r.iloc[0]
+
+
+def paired_change(deltas: pd.DataFrame, system: str, metric: str) -> str:
+    """That row as findings print it (:func:`slmlib.stats.change_text`), or "n/a"."""
+    r = paired_row(deltas, system, metric)
+    return "n/a" if r is None else change_text(r.delta, r.low, r.high)
+
+
 def beside_paper(table: pd.DataFrame, alpha: float, style: str = "on") -> pd.DataFrame:
     """Our rows at ``alpha`` beside P1 Tab. 3 and Tab. 7 (P1's WER and Rep in %, ours fractions)."""
     from slmlib.paper_numbers import paper_table
@@ -321,14 +333,6 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, logs: dict[str, list[di
     w = lambdas(align)
     vs_sft = paired_deltas(main, "SFT")
 
-    def delta(frame, system, metric):
-        r = frame[(frame.system == system) & (frame.metric == metric)]
-        if r.empty:
-            return "n/a"
-        r = r.iloc[0]
-        sign = "no clear change" if r.low <= 0 <= r.high else ("up" if r.delta > 0 else "down")
-        return f"{r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}] ({sign})"
-
     s = t.loc["SFT"]
     lines = [f"- Weights at alpha = {align.alpha:.2f}, alpha* = {align.alpha_star:.2f}: "
              f"lambda_s = {w['stab']:.2f}, lambda_e = {w['expr']:.2f}.",
@@ -342,9 +346,9 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, logs: dict[str, list[di
                      f"{s.speaker_sim:.3f} vs {o.speaker_sim:.3f} (P1 expects style on to be more "
                      "expressive and less accurate).")
     for system in t.index.drop("SFT"):
-        lines.append(f"- {system} minus SFT: CER {delta(vs_sft, system, 'cer')}; F0 std "
-                     f"{delta(vs_sft, system, 'f0_std_st')}; F0 corr {delta(vs_sft, system, 'f0_corr')}; "
-                     f"SIM {delta(vs_sft, system, 'speaker_sim')}; H_p {t.loc[system, 'H_p']:.2f} "
+        change = {m: paired_change(vs_sft, system, m) for m in ("cer", "f0_std_st", "f0_corr", "speaker_sim")}
+        lines.append(f"- {system} minus SFT: CER {change['cer']}; F0 std {change['f0_std_st']}; F0 corr "
+                     f"{change['f0_corr']}; SIM {change['speaker_sim']}; H_p {t.loc[system, 'H_p']:.2f} "
                      f"(SFT {s.H_p:.2f}).")
     if "DGSA" in t.index:
         d = t.loc["DGSA"]
@@ -361,13 +365,13 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, logs: dict[str, list[di
                      f"{'holds' if kept and raised else 'does not hold'} here.")
         for base in [b for b in t.index if b.startswith(("DPO", "Rejection"))]:
             vs = paired_deltas(main, base, metrics=("cer", "f0_std_st"))
-            lines.append(f"- DGSA minus {base}: CER {delta(vs, 'DGSA', 'cer')}; F0 std "
-                         f"{delta(vs, 'DGSA', 'f0_std_st')}.")
+            lines.append(f"- DGSA minus {base}: CER {paired_change(vs, 'DGSA', 'cer')}; F0 std "
+                         f"{paired_change(vs, 'DGSA', 'f0_std_st')}.")
     if check is not None and not check.empty:
         wc = dgsa_weights(align.check_alpha, align.alpha_star)
         lines.append(f"- At alpha = {align.check_alpha:.2f} (lambda_e = {wc['expr']:.2f}, only T_stab "
-                     f"active) DGSA minus that alpha's SFT: CER {delta(check, 'DGSA', 'cer')}; F0 std "
-                     f"{delta(check, 'DGSA', 'f0_std_st')}.")
+                     f"active) DGSA minus that alpha's SFT: CER {paired_change(check, 'DGSA', 'cer')}; F0 std "
+                     f"{paired_change(check, 'DGSA', 'f0_std_st')}.")
     for name, log in logs.items():
         first = next((e["step"] for e in log if all(e[k] > 0.99 for k in e if k.endswith("/accuracy"))), None)
         last = log[-1]

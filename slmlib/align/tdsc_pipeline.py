@@ -289,19 +289,6 @@ def with_chance_gap(per_utt: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts) if parts else per_utt.assign(cer_vs_chance=np.nan)
 
 
-def _interval(r: pd.Series | None) -> str:
-    if r is None:
-        return "n/a"
-    sign = "no clear change" if r.low <= 0 <= r.high else ("up" if r.delta > 0 else "down")
-    return f"{r.delta:+.3f} [{r.low:+.3f}, {r.high:+.3f}] ({sign})"
-
-
-def _paired(deltas: pd.DataFrame, system: str, metric: str) -> pd.Series | None:
-    """The row of ``deltas`` (:func:`slmlib.align.pipeline.paired_deltas`) for system and metric."""
-    r = deltas[(deltas.system == system) & (deltas.metric == metric)] if len(deltas) else deltas
-    return None if r.empty else r.iloc[0]
-
-
 def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, temps: pd.DataFrame,
              cfg: TDSCConfig) -> str:
     """Closing lines of notebook 04, from this run's numbers: the rounds, the pass rate, TDSC
@@ -335,14 +322,14 @@ def findings(table: pd.DataFrame, per_utt: pd.DataFrame, rounds: pd.DataFrame, t
     for base in [x for x in final.system.unique() if x != "TDSC"]:
         vs = dgsa.paired_deltas(pd.concat([final[final.system == base], tdsc_rows]), base, style="off",
                                 metrics=tuple(names))
-        parts = [f"{names[m]} {_interval(_paired(vs, 'TDSC', m))}" for m in names]
+        parts = [f"{names[m]} {dgsa.paired_change(vs, 'TDSC', m)}" for m in names]
         if base in t.index and "TDSC" in t.index:
             parts.append(f"H_p {t.loc['TDSC', 'H_p']:.2f} vs {t.loc[base, 'H_p']:.2f}")
         lines.append(f"- TDSC minus {base} (same test items): " + "; ".join(parts) + ".")
-        r = _paired(vs, "TDSC", "cer")
+        r = dgsa.paired_row(vs, "TDSC", "cer")
         if base == "SFT":
             claims["CER fell below SFT"] = r is not None and r.high < 0
-            c = _paired(vs, "TDSC", "cer_vs_chance")
+            c = dgsa.paired_row(vs, "TDSC", "cer_vs_chance")
             claims["and relative to chance"] = c is not None and c.high < 0
         elif base == "Self-training" or base.startswith("Rejection sampling"):
             claims[f"beat {base.split(' (')[0].lower()}"] = r is not None and r.high < 0

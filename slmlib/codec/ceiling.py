@@ -35,7 +35,7 @@ from slmlib.codec.tokenizer import SpeechCodec
 from slmlib.data.manifest import load_audio
 from slmlib.judges.pipeline import ASRJudges, score_conditions
 from slmlib.parallel import map_chunks
-from slmlib.stats import bootstrap_ci, paired_difference_ci
+from slmlib.stats import bootstrap_ci, ci_text, paired_difference_ci
 
 
 def step_sizes(cfg: CodecConfig) -> list[int]:
@@ -140,7 +140,7 @@ def findings(summary: pd.DataFrame) -> str:
         cer = g[g.kind == "CER"].set_index("what")
         cost = g[(g.kind == "cost (CER)") & (g.what != "both codes")].set_index("what")
         top = cost.estimate.idxmax()
-        parts = ", ".join(f"{w} {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}]" for w, r in cost.iterrows())
+        parts = ", ".join(f"{w} {ci_text(r.estimate, r.low, r.high, '+.3f')}" for w, r in cost.iterrows())
         lines.append(f"- {lang}: CER {cer.estimate['original']:.3f} as recorded, "
                      f"{cer.estimate['codec']:.3f} through the codec. What each stage costs: {parts}. "
                      f"The costliest: {top}.")

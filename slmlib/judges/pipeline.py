@@ -29,6 +29,7 @@ from slmlib.judges.config import JudgesConfig
 from slmlib.judges.emotion import EmotionJudge, emotion_features
 from slmlib.metrics import error_rates
 from slmlib.parallel import map_chunks, process_pool
+from slmlib.stats import ci_text
 from slmlib.text.normalize import normalise
 from slmlib.world.render import FAULTS
 
@@ -360,7 +361,7 @@ def findings(asr_summary: pd.DataFrame, asr_table: pd.DataFrame, emotion: pd.Dat
         if (lang, kind) in res.index:
             q = res.loc[(lang, kind)]
             line += (f"; after the codec round trip CER {q.cer_mean:.3f}, calibrated "
-                     f"{q.calibrated_cer:+.3f} [{q.calibrated_low:+.3f}, {q.calibrated_high:+.3f}]")
+                     f"{ci_text(q.calibrated_cer, q.calibrated_low, q.calibrated_high, '+.3f')}")
         lines.append(line + ".")
     for r in ([] if gap is None else gap.to_dict("records")):
         lines.append(f"- ASR {r['lang']}: training speakers on new texts CER {r['training speakers']:.3f}, "

@@ -15,6 +15,7 @@ import pandas as pd
 
 from slmlib.paper_numbers import paper_table
 from slmlib.report.results import RunResults
+from slmlib.stats import ci_text
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly", "not reproduced"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED)
@@ -52,11 +53,6 @@ class Claim:
 def slug(name: str) -> str:
     """A system name as part of a claim id ("w/o stability" -> "w-o-stability")."""
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
-
-
-def ci_text(value: float, low: float, high: float, fmt: str = ".4g") -> str:
-    """``value [low, high]`` in one number format: how every estimate with its CI is printed."""
-    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
 def judge(est: Estimate, expect: Expect) -> tuple[str, str]:
@@ -305,7 +301,7 @@ def tdsc_claims(r: RunResults) -> list[Claim]:
     claims = [
         claim("P1-T4-tdsc-cer", s4, "TDSC improves intelligibility over SFT", "paired CER, TDSC − SFT",
               p4v("wer", "SFT", "TDSC"), paired(deltas, "TDSC", "cer"), "down",
-              f"CER minus chance CER {chance[0]:+.3f} [{chance[1]:+.3f}, {chance[2]:+.3f}]"),
+              f"CER minus chance CER {ci_text(*chance, '+.3f')}"),
         claim("P1-T4-tdsc-hp", s4, "TDSC raises token entropy H_p", "H_p, TDSC − SFT (unpaired)",
               p4v("H_p", "SFT", "TDSC"), contrast(t, "TDSC", "SFT", "H_p"), "up"),
         claim("P1-T4-tdsc-rep", s4, "TDSC lowers repetition", "paired repetition rate, TDSC − SFT",

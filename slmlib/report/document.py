@@ -17,6 +17,7 @@ from slmlib.cache import atomic_write_text
 from slmlib.paper_numbers import paper_table
 from slmlib.report import claims as claims_mod
 from slmlib.report.results import RunResults
+from slmlib.stats import ci_text
 
 CLAIM_COLUMNS = ["id", "claim", "measure", "ours", "paper", "verdict", "reason"]
 
@@ -39,7 +40,7 @@ def with_intervals(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     columns dropped), so a side-by-side table carries our 95 % CIs."""
     out = table.copy()
     for col in [c for c in table.columns if f"{c}_low" in table.columns and f"{c}_high" in table.columns]:
-        out[col] = [claims_mod.ci_text(v, lo, hi, f".{digits}f") if not np.isnan(v) else ""
+        out[col] = [ci_text(v, lo, hi, f".{digits}f") if not np.isnan(v) else ""
                     for v, lo, hi in zip(table[col], table[f"{col}_low"], table[f"{col}_high"])]
         out = out.drop(columns=[f"{col}_low", f"{col}_high"])
     return out
@@ -71,12 +72,12 @@ def side_tables(r: RunResults) -> dict[str, dict[str, pd.DataFrame]]:
     titles = list(claims_mod.SECTIONS)
     dgsa_table = r.table("dgsa", "system_table")
     hp = r.table("erosion", "hp_validation")
-    hp = hp.assign(difference=[claims_mod.ci_text(*v, "+.3f") for v in zip(hp.difference, hp.low, hp.high)])
+    hp = hp.assign(difference=[ci_text(*v, "+.3f") for v in zip(hp.difference, hp.low, hp.high)])
     temps = r.table("tdsc", "temperature_table")
     rounds = with_intervals(r.table("tdsc", "round_table").query("system == 'TDSC'"))
     probes = r.table("saslm", "probes")
     probes = probes.assign(label=probes.representation, representation=probes.representation.str.split(" ").str[0],
-                           accuracy=[claims_mod.ci_text(*v, ".3f") for v in zip(probes.accuracy, probes.low, probes.high)])
+                           accuracy=[ci_text(*v, ".3f") for v in zip(probes.accuracy, probes.low, probes.high)])
     return {
         titles[0]: {"Ours beside P1 Tab. 1 (ours: fractions, P1: WER and Rep in %)":
                     scaling.beside_paper(with_intervals(r.table("scaling", "scaling_table")))},
@@ -152,7 +153,7 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
 
 def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
     """Claims as printed: our estimate with its CI in one column."""
-    ours = [claims_mod.ci_text(v, lo, hi) if not np.isnan(lo) else f"{v:.4g}"
+    ours = [ci_text(v, lo, hi) if not np.isnan(lo) else f"{v:.4g}"
             for v, lo, hi in zip(claims.ours, claims.low, claims.high)]
     return claims.assign(ours=ours)[CLAIM_COLUMNS]
 
