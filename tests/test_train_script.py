@@ -29,11 +29,12 @@ def _job_inputs():
 
 @pytest.fixture
 def one_thread(monkeypatch):
-    """This process and the scripts it starts on one torch thread each. On two threads the same
-    kernels in two processes summed in another order now and then (MKL may hand a call fewer
-    threads when the cores are busy): 1.7e-8 in the embedding after one step, and Adam, which
-    divides small gradients by their own size, carried that to 2.4e-6 in q_proj after four
-    (fresh-clone CI, 2026-12-02, two CI runs sharing the cores). One thread sums in one order."""
+    """This process and the scripts it starts on one torch thread each (torchrun's own default).
+    On two threads the same kernels in two processes summed in another order now and then
+    (perhaps a BLAS call handed fewer threads while the cores were busy): 1.7e-8 in the embedding
+    after one step, and Adam, which divides small gradients by their own size, carried that to
+    2.4e-6 in q_proj after four (the project's CI, 2026-12-02). On one thread
+    the two agreed bit for bit over 20 steps with a busy core beside them."""
     from slmlib.hardware import torch_threads
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -119,7 +120,7 @@ def _requests(utts, n=12):
     return [Request(u.lang, u.text) for u in utts[:n]]
 
 
-def test_generation_script_gives_the_in_process_tokens(sft, tmp_path):
+def test_generation_script_gives_the_in_process_tokens(sft, tmp_path, one_thread):
     import dataclasses
 
     from slmlib.generate import speak
@@ -131,7 +132,7 @@ def test_generation_script_gives_the_in_process_tokens(sft, tmp_path):
     assert len(direct) == 12 and all(np.array_equal(a, b) for a, b in zip(direct, launched))
 
 
-def test_generation_on_two_processes_joins_the_parts_in_order(sft, tmp_path):
+def test_generation_on_two_processes_joins_the_parts_in_order(sft, tmp_path, one_thread):
     import dataclasses
 
     from slmlib.generate import speak
