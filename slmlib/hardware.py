@@ -10,14 +10,46 @@ import torch
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The processor's feature flags from /proc/cpuinfo (empty where there is none)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return frozenset()
-    line = next((x for x in text.splitlines() if x.startswith("flags")), "flags:")
-    return frozenset(line.split(":", 1)[1].split())
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags from /proc/cpuinfo (empty where there is none)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def machine() -> str:
+    """What a run ran on, in one line: processor (with its family, since "AMD EPYC" alone names
+    both an AVX2 and an AVX-512 part), cores, its widest vector or matrix units, the precision
+    training uses there, torch, and the GPU if any. Float results differ between processors:
+    notebook 01's alpha = 0 models, trained under the same cache keys on an AMD EPYC with
+    AVX-512 (2026-12-02) and on an Intel Xeon (the reference), spoke other tokens (H_p 10.09 vs
+    10.15 bits). A run log that says where each notebook ran says which numbers to expect again."""
+    import os
+    import platform
+
+    info = _cpuinfo()
+    name = info.get("model name") or platform.processor() or "unknown processor"
+    if info.get("cpu family"):
+        name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+    flags = cpu_flags()
+    units = next((label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"),
+                                            ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "")
+    parts = [name, f"{os.cpu_count()} cores"] + ([units] if units else []) + \
+        [f"{'bf16 autocast' if bf16_supported('cpu') else 'float32'} on CPU", f"torch {torch.__version__}"]
+    if torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name(0)}")
+    return ", ".join(parts)
 
 
 def bf16_supported(device: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from slmlib import paths
+from slmlib.cache import atomic_write_text
 from slmlib.config import load_config
 
 KERNEL = "python3"   # registered into the venv with `ipykernel install --sys-prefix`
@@ -80,7 +81,7 @@ def run_notebooks(
         except papermill.PapermillExecutionError as err:
             raise NotebookFailed(nb.stem, err.cell_index, f"{err.ename}: {err.evalue}", output) from None
         results.append(NotebookResult(nb.stem, output, time.perf_counter() - start))
-        _write_log(out_dir.parent, results)
+        _write_log(out_dir.parent, results[-1])
     return results
 
 
@@ -104,14 +105,20 @@ def prepare_notebooks(
     return prepared
 
 
-def _write_log(profile_dir: Path, results: list[NotebookResult]) -> None:
-    """Merge this run's notebooks into the profile's log (a run with ``--only`` keeps the
-    entries of the notebooks it did not run), in notebook order."""
+def _write_log(profile_dir: Path, result: NotebookResult) -> None:
+    """Enter a notebook that just ran into the profile's log (the entries of notebooks this run
+    did not reach, or ``--only`` left out, stay), in notebook order, with when it finished and
+    on what machine (:func:`slmlib.hardware.machine`)."""
+    from datetime import datetime, timezone
+
+    from slmlib.hardware import machine
+
     path = profile_dir / "run_log.json"
     entries = {e["notebook"]: e for e in (json.loads(path.read_text()) if path.exists() else [])}
-    entries.update({r.notebook: {"notebook": r.notebook, "output": str(r.output),
-                                 "seconds": round(r.seconds, 1)} for r in results})
-    path.write_text(json.dumps([entries[k] for k in sorted(entries)], indent=1))
+    finished = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    entries[result.notebook] = {"notebook": result.notebook, "output": str(result.output),
+                                "seconds": round(result.seconds, 1), "finished": finished, "machine": machine()}
+    atomic_write_text(path, json.dumps([entries[k] for k in sorted(entries)], indent=1))
 
 
 def report_location(profile: str) -> Path:

@@ -19,3 +19,13 @@ def test_torch_threads_restores_the_count():
     with hardware.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_machine_names_the_processor_its_units_and_the_precision(monkeypatch):
+    info = {"model name": "AMD EPYC", "cpu family": "26", "model": "2", "flags": "avx2 avx512f avx512_bf16"}
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: info)
+    line = hardware.machine()
+    assert line.startswith("AMD EPYC (family 26, model 2), ")
+    assert "AVX512-BF16" in line and "float32 on CPU" in line and f"torch {torch.__version__}" in line
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: {**info, "flags": "avx512f amx_bf16"})
+    assert ", AMX, bf16 autocast on CPU" in hardware.machine()

@@ -66,6 +66,18 @@ def test_structure_differences_are_named():
     assert structure_differences(ref, ref) == []
 
 
+def test_run_table_says_where_each_notebook_ran_or_that_the_log_did_not_say(tmp_path):
+    from slmlib.report.document import run_table
+
+    (tmp_path / "run_log.json").write_text(json.dumps([
+        {"notebook": "00_a", "seconds": 90.0},
+        {"notebook": "01_b", "seconds": 30.0, "finished": "2026-12-02 13:00 UTC", "machine": "AMD EPYC, 2 cores"}]))
+    t = run_table(RunResults(tmp_path).run_log())
+    assert t.to_dict("records") == [
+        {"notebook": "00_a", "minutes": 1.5, "finished": "not recorded", "machine": "not recorded"},
+        {"notebook": "01_b", "minutes": 0.5, "finished": "2026-12-02 13:00 UTC", "machine": "AMD EPYC, 2 cores"}]
+
+
 @pytest.mark.skipif(not (REFERENCE / "report" / "claims.csv").exists(), reason="no committed reference report")
 def test_committed_reference_report_is_what_the_code_builds(tmp_path):
     report = write_report(RunResults(REFERENCE), tmp_path, "default")

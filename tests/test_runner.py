@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -5,6 +6,7 @@ import nbformat
 import pytest
 
 from slmlib import runner
+from slmlib.hardware import machine
 
 
 def _notebook(path, body):
@@ -44,7 +46,12 @@ def test_notebooks_run_in_order_with_profile_and_overrides(tmp_path, outputs):
     assert [r.notebook for r in results] == ["00_first", "01_second"]
     executed = nbformat.read(results[1].output, as_version=4)
     assert "4" in executed.cells[-1].outputs[0]["text"]
-    assert (outputs / "smoke" / "run_log.json").exists()
+    log = json.loads((outputs / "smoke" / "run_log.json").read_text())
+    assert [e["notebook"] for e in log] == ["00_first", "01_second"]
+    assert all(e["machine"] == machine() and e["finished"].endswith("UTC") for e in log)
+    runner.run_notebooks("smoke", {"seed": "5"}, only=["01"], notebooks_dir=nbs, progress=False)
+    again = json.loads((outputs / "smoke" / "run_log.json").read_text())
+    assert again[0] == log[0] and [e["notebook"] for e in again] == ["00_first", "01_second"]
 
 
 def test_first_failure_stops_the_run_and_names_notebook_and_cell(tmp_path, outputs):

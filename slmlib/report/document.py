@@ -158,8 +158,17 @@ def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
     return claims.assign(ours=ours)[CLAIM_COLUMNS]
 
 
-RUN_NOTE = ("Wall time of each notebook's last run. Stages found in the cache are not recomputed, so a rerun "
-            "can take minutes where a first run takes hours; the README gives first-run times.")
+RUN_NOTE = ("Wall time of each notebook's last run, when it finished and on what machine (recorded since "
+            "2026-12-02). Stages found in the cache are not recomputed, so a rerun can take minutes where a first "
+            "run takes hours; the README gives first-run times. Float results differ between processors, so "
+            "the same profile and seed give the same numbers again only on the same kind of machine.")
+
+
+def run_table(run_log: pd.DataFrame) -> pd.DataFrame:
+    """The report's Run table (:meth:`slmlib.report.results.RunResults.run_log`): notebook,
+    minutes, and when and where it ran, "not recorded" in logs older than that."""
+    return run_log.assign(minutes=(run_log.seconds / 60).round(1)).fillna(
+        {"finished": "not recorded", "machine": "not recorded"})[["notebook", "minutes", "finished", "machine"]]
 
 
 def structure(sections: list[Section]) -> dict:
@@ -213,8 +222,7 @@ def to_markdown(profile: str, sections: list[Section], counts: pd.DataFrame, ove
         out += ["## Listen", "", _markdown_table(audio.assign(file=[f"[{Path(p).name}](audio/{Path(p).name})"
                                                                     for p in audio.audio]).drop(columns=["path", "audio"])), ""]
     if len(run_log):
-        out += ["## Run", "", RUN_NOTE, "", _markdown_table(run_log.assign(minutes=(run_log.seconds / 60).round(1))
-                                                            [["notebook", "minutes"]]), ""]
+        out += ["## Run", "", RUN_NOTE, "", _markdown_table(run_table(run_log)), ""]
     return "\n".join(out)
 
 
@@ -262,8 +270,7 @@ def to_html(profile: str, sections: list[Section], counts: pd.DataFrame, overvie
                 for a in audio.itertuples()]
         out.append("</table>")
     if len(run_log):
-        minutes = run_log.assign(minutes=(run_log.seconds / 60).round(1))[["notebook", "minutes"]]
-        out += ["<h2>Run</h2>", f"<p>{html.escape(RUN_NOTE)}</p>", _html_table(minutes)]
+        out += ["<h2>Run</h2>", f"<p>{html.escape(RUN_NOTE)}</p>", _html_table(run_table(run_log))]
     return "\n".join(out + ["</body></html>"])
 
 

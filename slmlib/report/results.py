@@ -57,4 +57,5 @@ class RunResults:
 
     def run_log(self) -> pd.DataFrame:
         p = self.root / "run_log.json"
-        return pd.DataFrame(json.loads(p.read_text()) if p.exists() else [], columns=["notebook", "seconds"])
+        entries = json.loads(p.read_text()) if p.exists() else []
+        return pd.DataFrame(entries, columns=["notebook", "seconds", "finished", "machine"])
