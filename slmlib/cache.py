@@ -88,8 +88,10 @@ class StageCache:
             if value is not None:
                 with open(tmp / VALUE_FILE, "wb") as fh:
                     pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            from slmlib.hardware import machine       # here: importing torch is for stages, not the CLI
+
             meta = {"name": name, "key": key, "seconds": seconds, "inputs": inputs,
-                    "version": self.version, "finished": time.time(),
+                    "version": self.version, "finished": time.time(), "machine": machine(),
                     "params": json.loads(canonical_json(params))}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
             try:
@@ -112,12 +114,15 @@ class StageCache:
         return Step(name, key, folder, value, float(meta["seconds"]), reused)
 
     def timings(self) -> pd.DataFrame:
-        """One row per finished step: name, key, compute seconds (for 'where the time goes')."""
+        """One row per finished step: name, key, compute seconds (for 'where the time goes') and
+        the machine that computed it (:func:`slmlib.hardware.machine`; float results differ
+        between processors, and a cache copied from another machine keeps its keys)."""
         rows = []
         for meta_path in sorted(self.root.glob(f"*/*/{META_FILE}")):
             meta = json.loads(meta_path.read_text())
-            rows.append({k: meta[k] for k in ("name", "key", "seconds", "finished")})
-        return pd.DataFrame(rows, columns=["name", "key", "seconds", "finished"])
+            rows.append({**{k: meta[k] for k in ("name", "key", "seconds", "finished")},
+                         "machine": meta.get("machine", "not recorded")})
+        return pd.DataFrame(rows, columns=["name", "key", "seconds", "finished", "machine"])
 
     def stage_summary(self, since: float | None = None) -> pd.DataFrame:
         """Where the time goes: compute seconds per stage name (steps, total, mean, max and

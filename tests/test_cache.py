@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from slmlib.cache import StageCache
+from slmlib.hardware import machine
 
 WORKER = Path(__file__).with_name("cache_worker.py")
 
@@ -94,5 +95,6 @@ def test_stage_summary_says_where_the_time_goes(tmp_path):
     assert list(s.index) == ["slow", "fast"] and s.loc["slow", "steps"] == 2
     assert s.loc["slow", "seconds"] >= 0.1 and s.share.sum() == pytest.approx(1.0)
     assert cache.stage_summary(since=time.time() + 60).empty
+    assert set(cache.timings().machine) == {machine()}       # which processor made each result
     from slmlib.__main__ import main
     assert main(["timings", "--since", "2000-01-01"]) == 0
