@@ -71,9 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
             from slmlib.cache import StageCache
             since = pd.Timestamp(args.since, tz="UTC").timestamp() if args.since else None
-            summary = StageCache(paths.cache_dir()).stage_summary(since)
+            cache = StageCache(paths.cache_dir())
+            summary = cache.stage_summary(since)
             print(summary.round({"seconds": 1, "mean": 1, "max": 1, "share": 3}).to_string(index=False))
             print(f"total compute: {summary.seconds.sum() / 60:.1f} min in {int(summary.steps.sum())} steps")
+            for where, steps in cache.timings(since).machine.value_counts().items():
+                print(f"{steps} steps computed on {where}" if where != "not recorded" else
+                      f"{steps} steps from before the cache recorded machines")
         elif args.command == "corpus":
             from slmlib.data import corpora, manifest
             table = corpora.LOADERS[args.kind](args.root, args.out / "clips", lang=args.lang, split=args.split)

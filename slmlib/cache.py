@@ -113,25 +113,25 @@ class StageCache:
                 value = pickle.load(fh)
         return Step(name, key, folder, value, float(meta["seconds"]), reused)
 
-    def timings(self) -> pd.DataFrame:
-        """One row per finished step: name, key, compute seconds (for 'where the time goes') and
-        the machine that computed it (:func:`slmlib.hardware.machine`; float results differ
-        between processors, and a cache copied from another machine keeps its keys)."""
+    def timings(self, since: float | None = None) -> pd.DataFrame:
+        """One row per finished step (``since``, a Unix time: those finished after it): name,
+        key, compute seconds (for 'where the time goes') and the machine that computed it
+        (:func:`slmlib.hardware.machine`; float results differ between processors, and a cache
+        copied from another machine keeps its keys)."""
         rows = []
         for meta_path in sorted(self.root.glob(f"*/*/{META_FILE}")):
             meta = json.loads(meta_path.read_text())
             rows.append({**{k: meta[k] for k in ("name", "key", "seconds", "finished")},
                          "machine": meta.get("machine", "not recorded")})
-        return pd.DataFrame(rows, columns=["name", "key", "seconds", "finished", "machine"])
+        t = pd.DataFrame(rows, columns=["name", "key", "seconds", "finished", "machine"])
+        return t if since is None else t[t.finished >= since]
 
     def stage_summary(self, since: float | None = None) -> pd.DataFrame:
         """Where the time goes: compute seconds per stage name (steps, total, mean, max and
         share of the total), largest first; ``since`` (a Unix time) keeps the steps finished
         after it, e.g. one run's. Stages run in parallel workers overlap, so the total is
         compute time, not wall time."""
-        t = self.timings()
-        if since is not None:
-            t = t[t.finished >= since]
+        t = self.timings(since)
         g = t.groupby("name").seconds.agg(steps="count", seconds="sum", mean="mean", max="max")
         g["share"] = g.seconds / max(g.seconds.sum(), 1e-9)
         return g.sort_values("seconds", ascending=False).reset_index()

@@ -87,7 +87,7 @@ def _never(folder):
     raise AssertionError("a finished step was recomputed")
 
 
-def test_stage_summary_says_where_the_time_goes(tmp_path):
+def test_stage_summary_says_where_the_time_goes(tmp_path, monkeypatch, capsys):
     cache = StageCache(tmp_path)
     for x, pause in [(1, 0.05), (2, 0.05), (3, 0.01)]:
         cache.run("slow" if x < 3 else "fast", {"x": x}, lambda folder, p=pause: time.sleep(p))
@@ -96,5 +96,8 @@ def test_stage_summary_says_where_the_time_goes(tmp_path):
     assert s.loc["slow", "seconds"] >= 0.1 and s.share.sum() == pytest.approx(1.0)
     assert cache.stage_summary(since=time.time() + 60).empty
     assert set(cache.timings().machine) == {machine()}       # which processor made each result
+    from slmlib import paths
     from slmlib.__main__ import main
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path)
     assert main(["timings", "--since", "2000-01-01"]) == 0
+    assert f"3 steps computed on {machine()}" in capsys.readouterr().out
