@@ -113,12 +113,19 @@ def _write_log(profile_dir: Path, result: NotebookResult) -> None:
 
     from slmlib.hardware import machine
 
-    path = profile_dir / "run_log.json"
-    entries = {e["notebook"]: e for e in (json.loads(path.read_text()) if path.exists() else [])}
     finished = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    entries[result.notebook] = {"notebook": result.notebook, "output": str(result.output),
-                                "seconds": round(result.seconds, 1), "finished": finished, "machine": machine()}
-    atomic_write_text(path, json.dumps([entries[k] for k in sorted(entries)], indent=1))
+    _merge_log(profile_dir / "run_log.json", [{"notebook": result.notebook, "output": str(result.output),
+                                               "seconds": round(result.seconds, 1), "finished": finished,
+                                               "machine": machine()}])
+
+
+def _merge_log(path: Path, entries: list[dict]) -> dict[str, dict]:
+    """Put ``entries`` into the run log at ``path`` (replacing those of the same notebooks,
+    keeping the others), in notebook order; returns the log's entries by notebook."""
+    log = {e["notebook"]: e for e in (json.loads(path.read_text()) if path.exists() else [])}
+    log.update({e["notebook"]: e for e in entries})
+    atomic_write_text(path, json.dumps([log[k] for k in sorted(log)], indent=1))
+    return log
 
 
 def report_location(profile: str) -> Path:
@@ -177,4 +184,20 @@ def publish_reference(profile: str, dest: Path | None = None, max_file_mb: float
         copied.append(target)
     if skipped:
         print("not published (over the size cap): " + ", ".join(str(s.relative_to(src)) for s in skipped))
+    if only and (src / "run_log.json").exists():
+        _publish_log_entries(src / "run_log.json", dest / "run_log.json", {Path(p).stem for p in only})
     return copied
+
+
+def _publish_log_entries(run_log: Path, reference_log: Path, notebooks: set[str]) -> None:
+    """Enter the run-log entries of the notebooks a partial publish replaced into the
+    reference's log, and say so when the reference's notebooks then ran on different machines
+    (float results differ between processors; see :func:`slmlib.hardware.machine`)."""
+    published = [e for e in json.loads(run_log.read_text()) if e["notebook"] in notebooks]
+    if not published:
+        return
+    log = _merge_log(reference_log, published)
+    machines = {e.get("machine", "not recorded") for e in log.values()}
+    if len(machines) > 1:
+        print("note: the reference's notebooks now come from different machines: "
+              + "; ".join(f"{e['notebook']}: {e.get('machine', 'not recorded')}" for e in log.values()))

@@ -111,3 +111,21 @@ def test_publish_only_replaces_the_named_parts(outputs):
     assert not (ref / "report" / "stale.md").exists()               # named: replaced whole
     with pytest.raises(FileNotFoundError, match="run the notebook"):
         publish_reference("smoke", only=["05_missing"])
+
+
+def test_a_partial_publish_enters_its_notebooks_into_the_reference_run_log(outputs, capsys):
+    from slmlib import paths
+    from slmlib.runner import publish_reference
+
+    src = paths.profile_dir("smoke")
+    (src / "notebooks").mkdir(parents=True)
+    (src / "notebooks" / "06_report.ipynb").write_text("{}")
+    (src / "run_log.json").write_text(json.dumps([{"notebook": n, "seconds": 1.0, "machine": "here"}
+                                                  for n in ("05_saslm", "06_report")]))
+    ref = paths.outputs_root() / "reference" / "smoke"
+    ref.mkdir(parents=True)
+    (ref / "run_log.json").write_text(json.dumps([{"notebook": "00_world", "seconds": 9.0}]))
+    publish_reference("smoke", only=["notebooks/06_report.ipynb"])
+    log = json.loads((ref / "run_log.json").read_text())
+    assert [(e["notebook"], e.get("machine")) for e in log] == [("00_world", None), ("06_report", "here")]
+    assert "00_world: not recorded; 06_report: here" in capsys.readouterr().out
