@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "timings":
             import pandas as pd
 
-            from slmlib.cache import StageCache
+            from slmlib.cache import NOT_RECORDED, StageCache
             since = pd.Timestamp(args.since, tz="UTC").timestamp() if args.since else None
             cache = StageCache(paths.cache_dir())
             summary = cache.stage_summary(since)
             print(summary.round({"seconds": 1, "mean": 1, "max": 1, "share": 3}).to_string(index=False))
             print(f"total compute: {summary.seconds.sum() / 60:.1f} min in {int(summary.steps.sum())} steps")
             for where, steps in cache.timings(since).machine.value_counts().items():
-                print(f"{steps} steps computed on {where}" if where != "not recorded" else
+                print(f"{steps} steps computed on {where}" if where != NOT_RECORDED else
                       f"{steps} steps from before the cache recorded machines")
         elif args.command == "corpus":
             from slmlib.data import corpora, manifest

@@ -29,6 +29,7 @@ from slmlib.config import canonical_json, config_hash
 
 VALUE_FILE = "value.pkl"
 META_FILE = "meta.json"
+NOT_RECORDED = "not recorded"   # the machine of a result or run logged before machines were recorded
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class StageCache:
         for meta_path in sorted(self.root.glob(f"*/*/{META_FILE}")):
             meta = json.loads(meta_path.read_text())
             rows.append({**{k: meta[k] for k in ("name", "key", "seconds", "finished")},
-                         "machine": meta.get("machine", "not recorded")})
+                         "machine": meta.get("machine", NOT_RECORDED)})
         t = pd.DataFrame(rows, columns=["name", "key", "seconds", "finished", "machine"])
         return t if since is None else t[t.finished >= since]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from slmlib import paths
-from slmlib.cache import atomic_write_text
+from slmlib.cache import NOT_RECORDED, atomic_write_text
 from slmlib.config import load_config
 
 KERNEL = "python3"   # registered into the venv with `ipykernel install --sys-prefix`
@@ -196,8 +196,7 @@ def _publish_log_entries(run_log: Path, reference_log: Path, notebooks: set[str]
     published = [e for e in json.loads(run_log.read_text()) if e["notebook"] in notebooks]
     if not published:
         return
-    log = _merge_log(reference_log, published)
-    machines = {e.get("machine", "not recorded") for e in log.values()}
-    if len(machines) > 1:
+    where = {notebook: e.get("machine", NOT_RECORDED) for notebook, e in _merge_log(reference_log, published).items()}
+    if len(set(where.values())) > 1:
         print("note: the reference's notebooks now come from different machines: "
-              + "; ".join(f"{e['notebook']}: {e.get('machine', 'not recorded')}" for e in log.values()))
+              + "; ".join(f"{notebook}: {m}" for notebook, m in where.items()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from slmlib.cache import atomic_write_text
+from slmlib.cache import NOT_RECORDED, atomic_write_text
 from slmlib.paper_numbers import paper_table
 from slmlib.report import claims as claims_mod
 from slmlib.report.results import RunResults
@@ -168,7 +168,7 @@ def run_table(run_log: pd.DataFrame) -> pd.DataFrame:
     """The report's Run table (:meth:`slmlib.report.results.RunResults.run_log`): notebook,
     minutes, and when and where it ran, "not recorded" in logs older than that."""
     return run_log.assign(minutes=(run_log.seconds / 60).round(1)).fillna(
-        {"finished": "not recorded", "machine": "not recorded"})[["notebook", "minutes", "finished", "machine"]]
+        {"finished": NOT_RECORDED, "machine": NOT_RECORDED})[["notebook", "minutes", "finished", "machine"]]
 
 
 def structure(sections: list[Section]) -> dict:
