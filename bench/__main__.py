@@ -1,9 +1,10 @@
-"""Every benchmark in one command: ``.venv/bin/python -m bench`` (about 5-8 minutes on 2 cores).
+"""Every benchmark in one command: ``.venv/bin/python -m bench`` (about 4 minutes on 2 cores).
 
 Runs the world, codec and SLM benchmarks (each compares our path with a plain baseline in the
 same run and merges its numbers into bench/results.json), then summarises the pipeline from
 what is already on disk: each notebook's wall time per profile (``outputs/<profile>/
-run_log.json``) and where the compute goes per cached stage. Prints one table of ratios.
+run_log.json``) and where the compute goes per cached stage. Prints one table of ratios and
+how long the benchmarks took (recorded as ``bench_seconds``).
 ``--model`` is a trained SLM folder for the generation benchmark; by default the newest
 notebook-01 model in the stage cache, else a random one (which stops speaking at once, so
 its generation ratio says little).
@@ -14,6 +15,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     model = newest_slm() if args.model is None else args.model
     quick = args.quick
+    start = time.perf_counter()
     runs = [["bench_world.py", "--utterances", "96" if quick else "384"],
             ["bench_codec.py", "--utterances", "24" if quick else "192"],
             ["bench_slm.py", "--steps", "2" if quick else "8", "--requests", "8" if quick else "64",
@@ -62,7 +65,8 @@ def main() -> None:
     for script, *rest in runs:
         print(f"== {script} {' '.join(rest)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *rest], check=True)
-    merge_results({"pipeline": pipeline_summary()})
+    elapsed = round(time.perf_counter() - start, 1)
+    merge_results({"pipeline": {**pipeline_summary(), "bench_seconds": elapsed, "quick": quick}})
     results = json.loads(RESULTS.read_text())
     rows = [{"benchmark": what, "ratio": results.get(section, {}).get(key), "goal": goal}
             for section, key, what, goal in RATIOS]
@@ -70,8 +74,10 @@ def main() -> None:
     for profile in ("smoke", "default"):
         seconds = results["pipeline"].get(f"{profile}_notebook_seconds")
         if seconds:
-            print(f"{profile}: {sum(seconds.values()) / 60:.1f} min over {len(seconds)} notebooks (last runs, "
+            names = ", ".join(sorted(n.split("_")[0] for n in seconds))
+            print(f"{profile}: {sum(seconds.values()) / 60:.1f} min over notebooks {names} (each one's last run; "
                   "cached stages reused)")
+    print(f"benchmarks: {elapsed / 60:.1f} min{' (--quick)' if quick else ''}")
 
 
 if __name__ == "__main__":
