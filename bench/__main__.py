@@ -1,7 +1,7 @@
 """Every benchmark in one command: ``.venv/bin/python -m bench`` (about 4 minutes on 2 cores).
 
-Runs the world, codec and SLM benchmarks (each compares our path with a plain baseline in the
-same run and merges its numbers into bench/results.json), then summarises the pipeline from
+Runs the world, codec, judging and SLM benchmarks (each compares our path with a plain baseline
+in the same run and merges its numbers into bench/results.json), then summarises the pipeline from
 what is already on disk: each notebook's wall time per profile (``outputs/<profile>/
 run_log.json``) and where the compute goes per cached stage. Prints one table of ratios and
 how long the benchmarks took (recorded as ``bench_seconds``).
@@ -27,6 +27,7 @@ from slmlib.cache import StageCache
 HERE = Path(__file__).parent
 RATIOS = [("world_rendering", "ratio_pool_vs_single", "world rendering: process pool vs one process", None),
           ("codec", "ratio_pool_vs_single_encode", "codec encoding: process pool vs one process", None),
+          ("judging", "ratio_pool_vs_single", "ASR judging: kept process pool vs one process", None),
           ("slm_training", "ratio_slmlib_vs_plain", "SLM training step: slmlib vs plain transformers loop", 0.95),
           ("slm_training", "ratio_effective_bucketed_vs_random", "effective tokens/s: length buckets vs random batches", 1.3),
           ("slm_generation", "ratio_slmlib_vs_plain", "generation: slmlib vs model.generate (batch 8)", 2.0)]
@@ -60,6 +61,7 @@ def main() -> None:
     start = time.perf_counter()
     runs = [["bench_world.py", "--utterances", "96" if quick else "384"],
             ["bench_codec.py", "--utterances", "24" if quick else "192"],
+            ["bench_judges.py", "--utterances", "24" if quick else "384", *(["--steps", "20"] if quick else [])],
             ["bench_slm.py", "--steps", "2" if quick else "8", "--requests", "8" if quick else "64",
              *(["--model", model] if model else [])]]
     for script, *rest in runs:
