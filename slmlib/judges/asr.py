@@ -50,6 +50,18 @@ without packed sequences (``CTCRecognizer._bidirectional``) trained Thai in 250 
 curves and CERs (held-out real, beam-decoded: Thai 0.0796 both, English 0.0768 vs 0.0765).
 600 steps instead of 900 with the LM decoder: Thai 0.105, English 0.092 on held-out real
 speakers.
+
+Two ways to train faster, measured on 2026-12-02 (AMD EPYC with AVX-512, float32) and not
+adopted. Where a step's time goes (torch profiler, Thai, 60 steps): the GRU's per-frame matrix
+products (``aten::mm``/``addmm``, 56,000 calls, 44 % of the CPU time), each too small to use
+the core well. (1) Time reduction: the GRU reading pairs of output frames (concatenated) and the
+head unfolding each of its steps back into two frames, so that CTC keeps its frame rate, trained
+1.5-1.6x faster in notebook 00 (training seconds Thai 224 -> 137, Lao 199 -> 134, English 319 ->
+204) but read held-out real speech far worse: CER Thai 0.080 -> 0.138, Lao 0.083 -> 0.111,
+English 0.077 -> 0.106 (all above issue #6's 0.10; synthetic Thai 0.040 -> 0.075). (2) A
+hand-written backward pass through time (an autograd Function summing the recurrent weight's
+gradient in one matrix product after the loop): one layer direction, batch 11, 110 frames,
+forward + backward in 41.6 ms against torch's 43.9 ms; the per-frame products remain.
 """
 from __future__ import annotations
 
