@@ -1,4 +1,4 @@
-"""Every benchmark in one command: ``.venv/bin/python -m bench`` (about 4 minutes on 2 cores).
+"""Every benchmark in one command: ``.venv/bin/python -m bench`` (about 5 minutes on 2 cores).
 
 Runs the world, codec, judging and SLM benchmarks (each compares our path with a plain baseline
 in the same run and merges its numbers into bench/results.json), then summarises the pipeline from
