@@ -2,13 +2,13 @@
 search with its character LM) on slmlib's process pool against a single process, in the same run.
 
 Renders ``--utterances`` smoke-world Thai clips and transcribes them with a world ASR judge
-through :func:`slmlib.judges.pipeline.transcribe` (notebook 00's judge evaluation), once with one
+through :func:`slmlib.judges.pipeline.transcribe` (notebook 00's judge evaluation), with one
 worker (in this process) and with ``--workers``, each twice: first cold (a new pool's worker
 start-up, loading the judge and building its LM included), then warm, as the notebooks' later
-calls find the kept pool (:func:`slmlib.parallel.map_chunks`). The judge is ``--asr`` (a saved judge's folder), else the
-stage cache's Thai judge with the most training (notebook 00's), else one trained here for
-``--steps`` steps on the rendered clips (it reads little, so its beam search has little to do
-and the ratio says less). Merges the numbers into bench/results.json.
+calls find the kept pool (:func:`slmlib.parallel.map_chunks`). The judge is ``--asr`` (a saved
+judge's folder), else the stage cache's Thai judge with the most training (notebook 00's), else
+one trained here for ``--steps`` steps on the rendered clips (it reads little, so its beam
+search has little to do and the ratio says less). Merges the numbers into bench/results.json.
 Usage: .venv/bin/python bench/bench_judges.py [--utterances 384] [--workers 2]
 """
 from __future__ import annotations
