@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +24,10 @@ from slmlib.parallel import map_chunks
 
 try:                      # run as a script (bench/bench_codec.py) or as a module
     from bench_world import smoke_specs
-    from common import merge_results
+    from common import merge_results, timed
 except ImportError:
     from bench.bench_world import smoke_specs
-    from bench.common import merge_results
+    from bench.common import merge_results, timed
 
 
 def _encode_part(jobs: list[tuple[str, str]], codec_dir: str, stats: dict) -> list[np.ndarray]:
@@ -57,16 +56,11 @@ def main() -> None:
         codec = SpeechCodec.fit_frames(cfg, [(f, stats[s]) for f, s in zip(frames, speakers)])
         codec.save_pretrained(folder / "codec")
 
-        start = time.perf_counter()
-        tokens = [codec.encode(w, stats[s]) for w, s in zip(wavs, speakers)]
-        encode_s = time.perf_counter() - start
-        start = time.perf_counter()
-        for t, s in zip(tokens, speakers):
-            codec.decode(t, stats[s])
-        decode_s = time.perf_counter() - start
-        start = time.perf_counter()
-        pooled = map_chunks(_encode_part, list(zip(paths, speakers)), args.workers, str(folder / "codec"), stats)
-        pool_s = time.perf_counter() - start      # includes worker start-up and loading the codec
+        tokens, encode_s = timed(lambda: [codec.encode(w, stats[s]) for w, s in zip(wavs, speakers)])
+        _, decode_s = timed(lambda: [codec.decode(t, stats[s]) for t, s in zip(tokens, speakers)])
+        # the pool's time includes worker start-up and loading the codec
+        pooled, pool_s = timed(map_chunks, _encode_part, list(zip(paths, speakers)), args.workers,
+                               str(folder / "codec"), stats)
         identical = all(np.array_equal(a, b) for a, b in zip(tokens, pooled))
 
     result = {"utterances": len(wavs), "audio_seconds": round(audio_s, 1),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from slmlib import paths
@@ -27,10 +26,10 @@ from slmlib.world.build import render_rows
 
 try:                      # run as a script (bench/bench_judges.py) or as a module
     from bench_world import smoke_specs
-    from common import merge_results
+    from common import merge_results, timed
 except ImportError:
     from bench.bench_world import smoke_specs
-    from bench.common import merge_results
+    from bench.common import merge_results, timed
 
 
 def cached_thai_judge() -> str:
@@ -56,27 +55,19 @@ def main() -> None:
         folder = Path(root)
         rows = render_rows(smoke_specs(args.utterances, args.workers), folder)
         clips = [str(folder / r["path"]) for r in rows]
-        audio_s = sum(len(load_audio(p)) for p in clips) / SAMPLE_RATE
+        wavs = [load_audio(p) for p in clips]
+        audio_s = sum(len(w) for w in wavs) / SAMPLE_RATE
         judge, source = (args.asr, "given") if args.asr else (cached_thai_judge(), "stage cache")
         if not judge:
-            asr = train_asr([load_audio(p) for p in clips], [r["spoken_text"] for r in rows],
-                            ASRConfig(steps=args.steps))
+            asr = train_asr(wavs, [r["spoken_text"] for r in rows], ASRConfig(steps=args.steps))
             judge, source = str(asr.save_pretrained(folder / "asr")), f"trained here, {args.steps} steps"
         judges = pretrained_asr_judges(judge, ["th"])
         langs = ["th"] * len(clips)
 
-        start = time.perf_counter()
-        single = transcribe(clips, langs, judges, 1)
-        single_cold_s = time.perf_counter() - start   # includes building the judge's LM
-        start = time.perf_counter()
-        single_again = transcribe(clips, langs, judges, 1)
-        single_s = time.perf_counter() - start
-        start = time.perf_counter()
-        pooled = transcribe(clips, langs, judges, args.workers)
-        cold_s = time.perf_counter() - start      # includes worker start-up and loading the judge
-        start = time.perf_counter()
-        pooled_again = transcribe(clips, langs, judges, args.workers)
-        pool_s = time.perf_counter() - start
+        # the first call of each kind is cold: it builds the judge's LM, and on the pool it also
+        # starts the workers and loads the judge there
+        (single, single_cold_s), (single_again, single_s), (pooled, cold_s), (pooled_again, pool_s) = (
+            timed(transcribe, clips, langs, judges, w) for w in (1, 1, args.workers, args.workers))
 
     result = {"utterances": len(clips), "audio_seconds": round(audio_s, 1),
               "judge": judge, "judge_from": source,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from slmlib.cache import StageCache
@@ -17,9 +16,9 @@ from slmlib.parallel import map_chunks
 from slmlib.world.build import build_lexicon, build_texts, make_specs, render_rows
 
 try:                      # run as a script (bench/bench_world.py) or as a module
-    from common import merge_results
+    from common import merge_results, timed
 except ImportError:
-    from bench.common import merge_results
+    from bench.common import merge_results, timed
 
 
 def _render_part(specs) -> list[dict]:
@@ -48,13 +47,8 @@ def main() -> None:
     specs = smoke_specs(args.utterances, args.workers)
     real_share = sum(s.voice.is_real for s in specs) / len(specs)
 
-    start = time.perf_counter()
-    _render_part(specs)
-    single = len(specs) / (time.perf_counter() - start)
-
-    start = time.perf_counter()
-    map_chunks(_render_part, specs, args.workers)
-    pooled = len(specs) / (time.perf_counter() - start)   # includes worker start-up
+    single = len(specs) / timed(_render_part, specs)[1]
+    pooled = len(specs) / timed(map_chunks, _render_part, specs, args.workers)[1]   # includes worker start-up
 
     result = {"utterances": len(specs), "real_share": round(real_share, 2),
               "single_process_utt_per_s": round(single, 2),

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 from slmlib.cache import atomic_write_text
 from slmlib.hardware import machine
@@ -17,3 +19,10 @@ def merge_results(parts: dict) -> None:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     stamped = {k: {**v, "machine": machine()} if isinstance(v, dict) else v for k, v in parts.items()}
     atomic_write_text(RESULTS, json.dumps({**previous, **stamped}, indent=1))
+
+
+def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and the wall seconds it took."""
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
