@@ -62,6 +62,20 @@ English 0.077 -> 0.106 (all above issue #6's 0.10; synthetic Thai 0.040 -> 0.075
 hand-written backward pass through time (an autograd Function summing the recurrent weight's
 gradient in one matrix product after the loop): one layer direction, batch 11, 110 frames,
 forward + backward in 41.6 ms against torch's 43.9 ms; the per-frame products remain.
+
+Three more, measured on 2026-12-02 on an Intel CPU with AMX (bf16 autocast), Thai, each run
+beside another on the two cores, CER on the 200 held-out real test clips (LM beam search); the
+default trained in 241.7 s (plus 82.6 s loading and resynthesising its clips) to 0.082, as in
+notebook 00. None adopted. (1) Twice the clips per batch, since on this CPU a training step of
+22 clips costs about what one of 11 does (random batches of 410 frames, forward + backward: 411
+vs 398 ms; 44 clips 660 ms; in float32 22 clips 625 ms): 9,000-frame batches for 450 steps read
+0.117 (lr 3e-3) and 0.112 (lr 6e-3); for 600 steps at lr 4.5e-3 0.086 in 215.6 s, only 1.12x
+faster than the default, because features, loss and optimiser still scale with the batch.
+(2) A convolutional model in place of the GRU (six ConvNeXt-style blocks: depthwise convolution
+over 15 output frames, LayerNorm, pointwise 256 -> 512 -> 256, residual; 1.9 M parameters),
+900 steps: 0.123, with a training loss of 0.10 against the GRU's 0.28 (it fits the training
+speakers, not the held-out ones); with dropout 0.1 0.115; with dropout and SpecAugment (2 + 2
+masks) 0.139; and two of them side by side trained in 329-335 s, slower than the GRU.
 """
 from __future__ import annotations
 
