@@ -64,13 +64,14 @@ gradient in one matrix product after the loop): one layer direction, batch 11, 1
 forward + backward in 41.6 ms against torch's 43.9 ms; the per-frame products remain.
 
 Three more, measured on 2026-12-02 on an Intel CPU with AMX (bf16 autocast), Thai, each run
-beside another on the two cores, CER on the 200 held-out real test clips (LM beam search); the
+beside other jobs on the two cores, CER on the 200 held-out real test clips (LM beam search); the
 default trained in 241.7 s (plus 82.6 s loading and resynthesising its clips) to 0.082, as in
 notebook 00. None adopted. (1) Twice the clips per batch, since on this CPU a training step of
-22 clips costs about what one of 11 does (random batches of 410 frames, forward + backward, other
-jobs on the cores: 411 vs 398 ms; 44 clips 660 ms; in float32 22 clips 625 ms): 9,000-frame batches for 450 steps read
-0.117 (lr 3e-3) and 0.112 (lr 6e-3); for 600 steps at lr 4.5e-3 0.086 in 215.6 s, only 1.12x
-faster than the default, because features, loss and optimiser still scale with the batch.
+22 clips costs about what one of 11 does (random batches of 410 frames, forward + backward,
+other jobs on the cores: 411 vs 398 ms; 44 clips 660 ms; in float32 22 clips 625 ms):
+9,000-frame batches for 450 steps read 0.117 (lr 3e-3) and 0.112 (lr 6e-3); for 600 steps at
+lr 4.5e-3 0.086 in 215.6 s (side by side with the default's 241.7 s), only 1.12x faster: the
+rest of a step (not timed apart) grows with the batch.
 (2) A convolutional model in place of the GRU (six ConvNeXt-style blocks: depthwise convolution
 over 15 output frames, LayerNorm, pointwise 256 -> 512 -> 256, residual; 1.9 M parameters),
 900 steps: 0.123, with a training loss of 0.10 against the GRU's 0.28 (it fits the training
