@@ -62,15 +62,16 @@ def test_save_load_and_determinism(trained, data, tmp_path):
 def test_a_judge_saved_before_layer_norm_vtlp_and_the_lm_loads_as_trained(data, tmp_path):
     wavs, texts = data
     old_cfg = ASRConfig(conv_channels=16, hidden=16, layers=1, steps=5, layer_norm=False, vtlp_warps=(),
-                        lm_order=0)
+                        lm_order=0, encoder="gru")
     folder = train_asr(wavs[:2], texts[:2], old_cfg).save_pretrained(tmp_path / "old")
     meta = json.loads((folder / "asr_config.json").read_text())
-    for option in ("layer_norm", "vtlp_warps", "lm_order", "lm_weight", "length_bonus", "beam"):
+    for option in ("layer_norm", "vtlp_warps", "lm_order", "lm_weight", "length_bonus", "beam", "encoder"):
         del meta["config"][option]                    # what an earlier version wrote
     (folder / "asr_config.json").write_text(json.dumps(meta))
     (folder / "lm_texts.json").unlink()
     loaded = ASR.from_pretrained(folder)
     assert loaded.cfg == old_cfg and isinstance(loaded.model.norm, torch.nn.Identity) and loaded.lm is None
+    assert isinstance(loaded.model.rnn, torch.nn.GRU) and loaded.transcribe(wavs[:1])
     assert isinstance(CTCRecognizer(ASRConfig(conv_channels=8, hidden=8), 5).norm, torch.nn.LayerNorm)
 
 
@@ -86,13 +87,20 @@ def test_the_lm_decoder_is_saved_with_the_judge(trained, data, tmp_path):
         ASR.from_pretrained(folder)
 
 
+@pytest.mark.parametrize("encoder", ["mingru", "gru"])
 @pytest.mark.parametrize("stride", [2, 3, 4, 5, 6, 8])
-def test_output_lengths_follow_the_stride(stride):
-    model = CTCRecognizer(ASRConfig(conv_channels=8, hidden=8, layers=1, stride=stride), 5)
+def test_output_lengths_follow_the_stride(stride, encoder):
+    model = CTCRecognizer(ASRConfig(conv_channels=8, hidden=8, layers=1, stride=stride, encoder=encoder), 5)
     lengths = torch.tensor([101, 57, 9])
     logp, out = model(torch.zeros(3, 101, 40), lengths)
     assert out.tolist() == [(n - 1) // stride + 1 for n in lengths.tolist()]
     assert logp.shape[1] == out.max() and torch.allclose(logp.exp().sum(-1), torch.ones(()))
+
+
+def test_an_unknown_encoder_is_refused():
+    with pytest.raises(ValueError, match="unknown ASR encoder 'lstm'"):
+        ASRConfig(encoder="lstm")
+    assert ASRConfig().layers == 3 and ASRConfig(encoder="gru").layers == 2 and ASRConfig(layers=1).layers == 1
 
 
 def test_stride_leaves_room_for_every_character():
@@ -134,7 +142,7 @@ def test_regularised_training_is_deterministic_and_leaves_inference_alone(data):
 
 def test_the_padded_bidirectional_gru_matches_packed_sequences():
     torch.manual_seed(0)
-    model = CTCRecognizer(ASRConfig(conv_channels=24, hidden=16, layers=3), 7)
+    model = CTCRecognizer(ASRConfig(conv_channels=24, hidden=16, layers=3, encoder="gru"), 7)
     assert not any(k.startswith("_one_way") for k in model.state_dict())   # old judges still load
     h = torch.randn(4, 30, 24, requires_grad=True)
     lengths = torch.tensor([30, 17, 25, 1])

@@ -20,6 +20,9 @@ class JudgesConfig:
     asr_clips: int = 4000          # original clips per language at most (real ones first)
     asr_resynth: int = 400         # codec-resynthesised training clips per language
     asr_stride: int = 0            # frames per CTC output; 0 = chosen from the speaking rate
+    # the recogniser's recurrent layers (slmlib.judges.asr.ASRConfig.encoder): "mingru", or "gru"
+    # for the judges behind outputs/reference (the default before 2026-12-03)
+    asr_encoder: str = "mingru"
     # decoding: a character n-gram LM of the training transcripts of this order; 0 = greedy
     asr_lm_order: int = later(6)
     emotion_clips: int = 600       # real training clips per language for the emotion judge

@@ -78,7 +78,10 @@ def _train_one(job: dict) -> dict:
                 "final_loss": float(np.mean([e["loss"] for e in asr.log[-20:]]))}
 
     # the clips and the recogniser's config say everything: emotion settings must not retrain it
-    params = {"version": ASR_VERSION, "lang": job["lang"], "asr": dataclasses.asdict(job["asr_cfg"]),
+    asr = dataclasses.asdict(job["asr_cfg"])
+    if asr["encoder"] == "gru":
+        del asr["encoder"]        # GRU judges keep the keys they had before the option existed
+    params = {"version": ASR_VERSION, "lang": job["lang"], "asr": asr,
               "clips": sorted(rows.audio_sha), "resynth": sorted(resynth.audio_sha)}
     step = cache.run("judges.asr", params, compute, inputs=[job["codec_key"]])
     return {**step.value, "folder": str(step.path / "asr"), "key": step.key, "reused": step.reused}
@@ -122,7 +125,7 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
         stride = cfg.asr_stride or choose_stride(cps.to_numpy())
         jobs.append({"lang": lang, "rows": rows, "resynth": resynth,
                      "asr_cfg": ASRConfig(stride=stride, steps=cfg.asr_steps, seed=seed,
-                                          lm_order=cfg.asr_lm_order),
+                                          lm_order=cfg.asr_lm_order, encoder=cfg.asr_encoder),
                      "codec_folder": str(fitted.folder), "codec_key": fitted.key,
                      "timbres": fitted.timbres, "cache_root": str(cache.root),
                      "cache_version": cache.version})
