@@ -1,6 +1,6 @@
 import torch
 
-from slmlib.judges.mingru import BidirectionalMinGRU, BidirectionalScan
+from slmlib.judges.mingru import BidirectionalMinGRU, BidirectionalScan, positive_g
 
 
 def _loop(a: torch.Tensor, v: torch.Tensor, hidden: int) -> torch.Tensor:
@@ -36,3 +36,9 @@ def test_padding_never_reaches_a_clips_frames_and_both_directions_see_the_clip()
     later[0, -1] += 1.0                                             # the last frame changes...
     moved = (enc(later, torch.tensor([9])) - alone).abs().sum(-1)[0]
     assert moved[0] > 0 and moved[-1] > 0                           # ...and so does the first output
+
+
+def test_g_is_minGRUs_activation():
+    x = torch.linspace(-6, 6, 101)
+    torch.testing.assert_close(positive_g(x), torch.where(x >= 0, x + 0.5, torch.sigmoid(x)))
+    assert (positive_g(x) > 0).all()

@@ -1,9 +1,12 @@
 """A small CTC recogniser: the world's ASR judge (characters, one model per language).
 
 Log-mel front end (torch STFT + librosa's mel filters), two 1-D convolutions (the first divides
-the frame rate by ``stride``), a LayerNorm, a bidirectional GRU and a linear CTC head. The
-pilot in this world (shared/notes/pilot_slm_erosion.md) used this shape without the LayerNorm
-at stride 2: 1.5M parameters, CER 0.068 on held-out real English after ~7 minutes on 2 cores.
+the frame rate by ``stride``), a LayerNorm, bidirectional recurrent layers and a linear CTC head.
+The recurrent layers are three minGRU layers by default (:mod:`slmlib.judges.mingru`, 1.1 M
+parameters in all; last paragraph below) or, with ``encoder="gru"``, torch's two-layer GRU of
+the judges behind ``outputs/reference`` (1.5 M). The pilot in this world
+(shared/notes/pilot_slm_erosion.md) used the GRU shape without the LayerNorm at stride 2: CER
+0.068 on held-out real English after ~7 minutes on 2 cores. Apart from the minGRU's recurrence,
 torch supplies every part; only the wiring and the training loop (length-bucketed, warm-up then
 linear decay) are here. Transcripts come from a CTC prefix beam search with a character 6-gram
 LM of the training transcripts (:mod:`slmlib.judges.ctc_decoder`): it supplies the spelling the
@@ -83,6 +86,25 @@ forward + backward at 11 clips, 101 ms against the GRU's 244 ms; a training step
 (900 steps in 150 s), but it learns less per step: CER 0.117 at 900 steps (loss 0.51), 0.137 at
 lr 6e-3, 0.090 at 1,350 steps (timed only beside three other jobs; at the 900-step pace
 about 225 s, the GRU's time for 900 steps), so no gain at equal CER.
+
+The minGRU encoder, measured on 2026-12-02 on the same Intel CPU with AMX (bf16 autocast for the
+matrix products, the recurrence in float32), Thai, 900 steps, one thread each and two runs side
+by side, CER on the 200 held-out real test clips (LM beam search). The GRU default, run again
+beside them, trained in 342.4 s to 0.082 (loss 0.2790, as in notebook 00). Three bidirectional
+minGRU layers of 192 units per direction (LayerNorm after each, residual where the widths match)
+trained in 195.4 s to 0.0775 (synthetic speech 0.041); alone, a step of 20 clips of 220 frames
+takes 133-150 ms against the GRU's 300 ms. Variants: without minGRU's activation g
+(candidate = W x) 0.0836 in 168 s; two layers 0.0869 in 170 s; 600 steps 0.094; the paper's
+log-space form (``torch.logcumsumexp``) learned as well (loss 2.59 against the GRU's 3.59 after
+60 steps, past the blank plateau the GRU still sat on) but ran slower than the GRU, 41 % of its
+step in that one kernel, hence the hand-written scan. Writing g without ``torch.where`` (same
+values, same loss to the last digit) then brought the 900 steps to 143.1 s (CER 0.0768), a
+training step on real Thai batches alone to 160 ms (GRU 299 ms; the minGRU in float32 215 ms);
+750 steps at lr 5e-3 read 0.0794 in 126.7 s, 600 steps 0.1007 (lr 3e-3) and 0.0927 (lr 5e-3),
+so the budget stays at 900 steps. In notebook 00 (the three languages together, before that
+last change), held-out real CER English 0.0685 [0.057, 0.080], Lao 0.0809, Thai 0.0778 against
+the GRU's 0.0764, 0.0883, 0.0737 (outputs/reference); after the codec round trip 0.352, 0.274,
+0.404 against 0.348, 0.283, 0.406.
 """
 from __future__ import annotations
 

@@ -38,12 +38,18 @@ class BidirectionalScan(torch.autograd.Function):
         H = ctx.hidden
         dv = torch.empty_like(h)
         # the gradient flows against each direction's time: a_{t+1} for the forward channels
-        a_next = torch.zeros_like(a)
-        a_next[:-1, :, :H], a_next[1:, :, H:] = a[1:, :, :H], a[:-1, :, H:]
-        _scan(a_next, grad.contiguous(), dv, H, reverse=True)
-        h_prev = torch.zeros_like(h)
-        h_prev[1:, :, :H], h_prev[:-1, :, H:] = h[:-1, :, :H], h[1:, :, H:]
-        return dv * h_prev, dv, None
+        _scan(_shift(a, H, ahead=True), grad.contiguous(), dv, H, reverse=True)
+        return dv * _shift(h, H, ahead=False), dv, None
+
+
+def _shift(x: torch.Tensor, hidden: int, ahead: bool) -> torch.Tensor:
+    """Each direction's previous frame (``ahead``: its next one): ``x[t - 1]`` in the forward
+    channels ``[:hidden]`` and ``x[t + 1]`` in the backward ones, 0 where there is none."""
+    fw, bw = (slice(hidden, None), slice(None, hidden)) if ahead else (slice(None, hidden), slice(hidden, None))
+    out = torch.empty_like(x)
+    out[1:, :, fw], out[:-1, :, bw] = x[:-1, :, fw], x[1:, :, bw]
+    out[0, :, fw], out[-1, :, bw] = 0, 0
+    return out
 
 
 def _scan(a: torch.Tensor, v: torch.Tensor, out: torch.Tensor, hidden: int, reverse: bool) -> None:
@@ -59,6 +65,12 @@ def _scan(a: torch.Tensor, v: torch.Tensor, out: torch.Tensor, hidden: int, reve
         j = T - 1 - i
         torch.addcmul(vf[i], af[i], hf[i - 1], out=hf[i])
         torch.addcmul(vb[j], ab[j], hb[j + 1], out=hb[j])
+
+
+def positive_g(x: torch.Tensor) -> torch.Tensor:
+    """minGRU's g: x + 0.5 for x >= 0, sigmoid(x) below; written without ``torch.where``,
+    which with its backward took 14 % of a CPU training step (this form: the same values)."""
+    return torch.relu(x) + torch.sigmoid(x.clamp(max=0))
 
 
 class BidirectionalMinGRU(nn.Module):
@@ -83,7 +95,6 @@ class BidirectionalMinGRU(nn.Module):
                 h = nn.functional.dropout(h, self.dropout, self.training)
             p = proj(h).float()          # the recurrence in float32 also under bf16 autocast
             z, candidate = torch.sigmoid(p[..., :2 * H]), p[..., 2 * H:]
-            g = torch.where(candidate >= 0, candidate + 0.5, torch.sigmoid(candidate))
-            y = BidirectionalScan.apply(1 - z, z * g * valid, H)
+            y = BidirectionalScan.apply(1 - z, z * positive_g(candidate) * valid, H)
             h = norm(y + h if y.shape == h.shape else y)
         return h.transpose(0, 1)
