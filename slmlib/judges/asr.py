@@ -101,10 +101,13 @@ step in that one kernel, hence the hand-written scan. Writing g without ``torch.
 values, same loss to the last digit) then brought the 900 steps to 143.1 s (CER 0.0768), a
 training step on real Thai batches alone to 160 ms (GRU 299 ms; the minGRU in float32 215 ms);
 750 steps at lr 5e-3 read 0.0794 in 126.7 s, 600 steps 0.1007 (lr 3e-3) and 0.0927 (lr 5e-3),
-so the budget stays at 900 steps. In notebook 00 (the three languages together, before that
-last change), held-out real CER English 0.0685 [0.057, 0.080], Lao 0.0809, Thai 0.0778 against
-the GRU's 0.0764, 0.0883, 0.0737 (outputs/reference); after the codec round trip 0.352, 0.274,
-0.404 against 0.348, 0.283, 0.406.
+so the budget stays at 900 steps. The three judges of the default profile (``judges.asr``
+stage, three processes on the two cores) then took 7.0 min wall, 12.5 CPU-minutes (English 186 s
+of training + 100 s loading and resynthesising its clips, Thai 149 + 87 s, Lao 143 + 84 s),
+against the GRU's 10.9 min and 18.3 CPU-minutes; in notebook 00 they read held-out real speech
+at CER English 0.0682 [0.058, 0.080], Lao 0.0814 [0.069, 0.093], Thai 0.0768 [0.066, 0.088]
+(GRU, outputs/reference: 0.0764, 0.0883, 0.0737) and after the codec round trip 0.351, 0.289,
+0.406 (GRU 0.348, 0.283, 0.406).
 """
 from __future__ import annotations
 

@@ -130,10 +130,11 @@ def train_asr_judges(manifest: pd.DataFrame, fitted: FittedCodec, cfg: JudgesCon
                      "timbres": fitted.timbres, "cache_root": str(cache.root),
                      "cache_version": cache.version})
     jobs.sort(key=lambda j: -j["rows"].duration.sum() / j["asr_cfg"].stride)   # longest first
-    # with two or more workers, one process per language even on fewer cores: the OS shares the
-    # cores among the single-thread trainings, so no judge is left to finish alone on one core
-    # while the others idle (three judges on two cores: 9.6 min wall in a pool of two)
-    with process_pool(len(jobs) if workers > 1 else 1) as pool:
+    # with two or more workers, one process per language (up to twice the workers, for memory)
+    # even on fewer cores: the OS shares the cores among the single-thread trainings, so no judge
+    # is left to finish alone on one core while the others idle (three judges on two cores: 7.0
+    # min wall in a pool of three; their CPU times, 4.8, 3.9 and 3.8 min, take 7.7 in one of two)
+    with process_pool(min(len(jobs), 2 * workers) if workers > 1 else 1) as pool:
         results = sorted(pool.map(_train_one, jobs), key=lambda r: r["lang"])
     return ASRJudges(models={r["lang"]: ASR.from_pretrained(r["folder"]) for r in results},
                      folders={r["lang"]: r["folder"] for r in results},
