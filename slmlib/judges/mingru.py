@@ -5,8 +5,8 @@ on the previous state: z_t = sigmoid(W_z x_t), h_t = (1 - z_t) h_{t-1} + z_t g(W
 g(x) = x + 0.5 for x >= 0 and sigmoid(x) below. Every matrix product then covers a whole batch
 of frames at once, and what stays sequential is a first-order linear recurrence, elementwise.
 Why: a GRU judge spends most of its CPU time in per-frame matrix products too small to use a
-core (module notes of :mod:`slmlib.judges.asr`); this one trained Thai 2x faster on the same data
-to the same CER.
+core (module notes of :mod:`slmlib.judges.asr`); a training step of this one took 160 ms
+against the GRU's 299 ms on the same Thai batches, and it read held-out speech as well.
 
 The recurrence is written by hand (:class:`BidirectionalScan`) because torch has no linear-scan
 operator: the paper's log-space form through ``torch.logcumsumexp`` spent 41 % of a training step
@@ -69,7 +69,8 @@ def _scan(a: torch.Tensor, v: torch.Tensor, out: torch.Tensor, hidden: int, reve
 
 def positive_g(x: torch.Tensor) -> torch.Tensor:
     """minGRU's g: x + 0.5 for x >= 0, sigmoid(x) below; written without ``torch.where``,
-    which with its backward took 14 % of a CPU training step (this form: the same values)."""
+    which with its backward took 14 % of a CPU training step (this form: the same values, and
+    the same gradient except at exactly 0)."""
     return torch.relu(x) + torch.sigmoid(x.clamp(max=0))
 
 
