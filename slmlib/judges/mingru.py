@@ -45,17 +45,23 @@ class BidirectionalScan(torch.autograd.Function):
 def _shift(x: torch.Tensor, hidden: int, ahead: bool) -> torch.Tensor:
     """Each direction's previous frame (``ahead``: its next one): ``x[t - 1]`` in the forward
     channels ``[:hidden]`` and ``x[t + 1]`` in the backward ones, 0 where there is none."""
-    fw, bw = (slice(hidden, None), slice(None, hidden)) if ahead else (slice(None, hidden), slice(hidden, None))
+    fw, bw = _halves(hidden, swap=ahead)
     out = torch.empty_like(x)
     out[1:, :, fw], out[:-1, :, bw] = x[:-1, :, fw], x[1:, :, bw]
     out[0, :, fw], out[-1, :, bw] = 0, 0
     return out
 
 
+def _halves(hidden: int, swap: bool) -> tuple[slice, slice]:
+    """The channel slices ``[:hidden]`` and ``[hidden:]``, in the other order when ``swap``."""
+    halves = (slice(None, hidden), slice(hidden, None))
+    return halves[::-1] if swap else halves
+
+
 def _scan(a: torch.Tensor, v: torch.Tensor, out: torch.Tensor, hidden: int, reverse: bool) -> None:
     """``out`` <- the two-direction recurrence of :class:`BidirectionalScan` (``reverse`` swaps
     which half runs forward); the per-frame views are made once, outside the loop."""
-    first, second = (slice(hidden, None), slice(None, hidden)) if reverse else (slice(None, hidden), slice(hidden, None))
+    first, second = _halves(hidden, swap=reverse)
     af, vf, hf = (x[..., first].unbind(0) for x in (a, v, out))
     ab, vb, hb = (x[..., second].unbind(0) for x in (a, v, out))
     T = len(v)
